@@ -1,0 +1,368 @@
+//! Client configuration and its validation. Bad configuration fails here, at construction,
+//! with a message that names the option and says what to fix.
+
+use crate::error::TokenError;
+use crate::secret::ClientSecret;
+
+/// Where the token endpoint is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The token endpoint URL itself.
+    TokenUrl(String),
+    /// An issuer whose discovery document names the token endpoint.
+    Issuer(String),
+}
+
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `Authorization: Basic base64(client_id:client_secret)`.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client: `client_id` in the body, no secret.
+    None,
+}
+
+impl AuthMethod {
+    /// The registered name, as in discovery metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
+}
+
+/// Options as a caller gives them; every field optional until [`ConfigInput::validate`].
+#[derive(Clone, Debug, Default)]
+pub struct ConfigInput {
+    /// Explicit token endpoint.
+    pub token_url: Option<String>,
+    /// Issuer for discovery.
+    pub issuer: Option<String>,
+    /// Keycloak base URL and realm.
+    pub keycloak: Option<(String, String)>,
+    /// The client id.
+    pub client_id: Option<String>,
+    /// The client secret.
+    pub client_secret: Option<ClientSecret>,
+    /// `client_secret_basic`, `client_secret_post` or `none`.
+    pub auth_method: Option<String>,
+    /// Scopes, sent space-separated.
+    pub scope: Vec<String>,
+    /// Extra form parameters (audience, resource, ...).
+    pub extra_params: Vec<(String, String)>,
+    /// The request header that carries the token.
+    pub header_name: Option<String>,
+    /// Seconds before expiry when a background refresh starts.
+    pub refresh_ahead_seconds: Option<f64>,
+    /// Seconds before expiry when a token is no longer handed out.
+    pub expiry_margin_seconds: Option<f64>,
+    /// Lifetime assumed when the server says nothing.
+    pub default_expires_in_seconds: Option<f64>,
+    /// Per-attempt timeout.
+    pub timeout_ms: Option<f64>,
+    /// Retries after the first attempt.
+    pub max_retries: Option<f64>,
+    /// Allow plain http to hosts other than loopback.
+    pub allow_insecure_http: bool,
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the token endpoint is.
+    pub endpoint: Endpoint,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret, absent for public clients.
+    pub client_secret: Option<ClientSecret>,
+    /// The auth method the caller chose; `None` lets discovery decide (default basic).
+    pub auth_method: Option<AuthMethod>,
+    /// Space-separated scopes, if any.
+    pub scope: Option<String>,
+    /// Extra form parameters.
+    pub extra_params: Vec<(String, String)>,
+    /// The request header that carries the token.
+    pub header_name: String,
+    /// Timing rules for the cache.
+    pub timing: Timing,
+    /// Per-attempt timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Whether plain http to non-loopback hosts is allowed.
+    pub allow_insecure_http: bool,
+}
+
+/// The cache's timing options, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// How long before expiry a background refresh starts.
+    pub refresh_ahead_ms: u64,
+    /// How long before expiry a token stops being handed out.
+    pub expiry_margin_ms: u64,
+    /// Lifetime assumed when neither `expires_in` nor a JWT `exp` is known.
+    pub default_expires_in_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            refresh_ahead_ms: 60_000,
+            expiry_margin_ms: 10_000,
+            default_expires_in_ms: 300_000,
+        }
+    }
+}
+
+/// Parameters the client sets itself; `extraParams` may not override them.
+const RESERVED_PARAMS: [&str; 7] = [
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "username",
+    "password",
+    "refresh_token",
+];
+
+fn config_error(message: impl Into<String>) -> TokenError {
+    TokenError::Config(message.into())
+}
+
+impl ConfigInput {
+    /// Checks every option and builds the configuration.
+    pub fn validate(self) -> Result<Config, TokenError> {
+        let insecure = self.allow_insecure_http;
+        let endpoint = match (self.token_url, self.issuer, self.keycloak) {
+            (Some(url), None, None) => {
+                Endpoint::TokenUrl(check_endpoint_url("tokenUrl", &url, insecure)?.to_owned())
+            }
+            (None, Some(issuer), None) => {
+                let issuer = check_endpoint_url("issuer", &issuer, insecure)?;
+                Endpoint::Issuer(issuer.trim_end_matches('/').to_owned())
+            }
+            (None, None, Some((base, realm))) => {
+                let base = check_endpoint_url("keycloak.baseUrl", &base, insecure)?;
+                if realm.is_empty() {
+                    return Err(config_error("keycloak.realm must not be empty"));
+                }
+                Endpoint::TokenUrl(format!(
+                    "{}/realms/{}/protocol/openid-connect/token",
+                    base.trim_end_matches('/'),
+                    crate::request::percent_encode(&realm, false)
+                ))
+            }
+            _ => {
+                return Err(config_error(
+                    "give exactly one of tokenUrl, issuer or keycloak: { baseUrl, realm }",
+                ))
+            }
+        };
+
+        let client_id = self
+            .client_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| config_error("clientId is required"))?;
+
+        let auth_method = match self.auth_method.as_deref() {
+            None => None,
+            Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| {
+                config_error(format!(
+                    "authMethod '{name}' is not supported: use 'client_secret_basic', 'client_secret_post' or 'none'"
+                ))
+            })?),
+        };
+        match (auth_method, &self.client_secret) {
+            (Some(AuthMethod::None), Some(_)) => {
+                return Err(config_error(
+                    "authMethod 'none' sends no secret: remove clientSecret or choose another authMethod",
+                ))
+            }
+            (Some(AuthMethod::None), None) => {}
+            (_, None) => {
+                return Err(config_error(
+                    "clientSecret is required (or set authMethod: 'none' for a public client)",
+                ))
+            }
+            (_, Some(secret)) if secret.expose().is_empty() => {
+                return Err(config_error("clientSecret must not be empty"))
+            }
+            _ => {}
+        }
+
+        for scope in &self.scope {
+            if scope.is_empty() || !scope.bytes().all(is_scope_char) {
+                return Err(config_error(
+                    "scope: each scope must be non-empty printable ASCII without spaces, quotes or backslashes (pass several as an array or one space-separated string)",
+                ));
+            }
+        }
+        let scope = (!self.scope.is_empty()).then(|| self.scope.join(" "));
+
+        for (name, _) in &self.extra_params {
+            if name.is_empty() {
+                return Err(config_error(
+                    "extraParams: parameter names must not be empty",
+                ));
+            }
+            if RESERVED_PARAMS.contains(&name.as_str()) {
+                return Err(config_error(format!(
+                    "extraParams: '{name}' is set by the client itself; use the matching option instead"
+                )));
+            }
+        }
+
+        let header_name = self.header_name.unwrap_or_else(|| "Authorization".into());
+        if header_name.is_empty() || !header_name.bytes().all(is_header_name_char) {
+            return Err(config_error(
+                "headerName must be a valid HTTP header name such as 'Authorization'",
+            ));
+        }
+
+        let timing = Timing {
+            refresh_ahead_ms: seconds_option(
+                "refreshAheadSeconds",
+                self.refresh_ahead_seconds,
+                60.0,
+                true,
+            )?,
+            expiry_margin_ms: seconds_option(
+                "expiryMarginSeconds",
+                self.expiry_margin_seconds,
+                10.0,
+                true,
+            )?,
+            default_expires_in_ms: seconds_option(
+                "defaultExpiresInSeconds",
+                self.default_expires_in_seconds,
+                300.0,
+                false,
+            )?,
+        };
+        let timeout_ms = match self.timeout_ms {
+            None => 10_000,
+            Some(ms) if ms.is_finite() && ms >= 1.0 && ms <= 600_000.0 => ms as u64,
+            Some(_) => {
+                return Err(config_error(
+                    "timeoutMs must be a number of milliseconds from 1 to 600000",
+                ))
+            }
+        };
+        let max_retries = match self.max_retries {
+            None => 2,
+            Some(n) if n.fract() == 0.0 && (0.0..=10.0).contains(&n) => n as u32,
+            Some(_) => {
+                return Err(config_error(
+                    "maxRetries must be a whole number from 0 to 10",
+                ))
+            }
+        };
+
+        Ok(Config {
+            endpoint,
+            client_id,
+            client_secret: self.client_secret,
+            auth_method,
+            scope,
+            extra_params: self.extra_params,
+            header_name,
+            timing,
+            timeout_ms,
+            max_retries,
+            allow_insecure_http: insecure,
+        })
+    }
+}
+
+fn seconds_option(
+    name: &str,
+    value: Option<f64>,
+    default: f64,
+    zero_ok: bool,
+) -> Result<u64, TokenError> {
+    let seconds = value.unwrap_or(default);
+    let valid = seconds.is_finite()
+        && seconds <= 86_400.0
+        && (seconds > 0.0 || (zero_ok && seconds == 0.0));
+    if !valid {
+        let low = if zero_ok { "0" } else { "more than 0" };
+        return Err(config_error(format!(
+            "{name} must be a number of seconds from {low} to 86400"
+        )));
+    }
+    Ok((seconds * 1000.0) as u64)
+}
+
+/// RFC 6749 §3.3 scope-token characters.
+fn is_scope_char(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// RFC 9110 `tchar`.
+fn is_header_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Checks that `url` is an absolute https URL, or http to loopback, or http anywhere when the
+/// caller opted in. Returns the URL unchanged.
+pub fn check_endpoint_url<'a>(
+    option: &str,
+    url: &'a str,
+    allow_insecure_http: bool,
+) -> Result<&'a str, TokenError> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        config_error(format!(
+            "{option} must be an absolute URL such as https://auth.example.com/token"
+        ))
+    })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(config_error(format!(
+            "{option} must not carry credentials in the URL: use clientId and clientSecret"
+        )));
+    }
+    if url.contains('#') {
+        return Err(config_error(format!("{option} must not have a #fragment")));
+    }
+    let host = host_of(authority);
+    if host.is_empty() {
+        return Err(config_error(format!("{option} has no host: {url}")));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(url),
+        "http" if allow_insecure_http || is_loopback(host) => Ok(url),
+        "http" => Err(config_error(format!(
+            "{option} uses plain http to '{host}', which would send the client secret unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust"
+        ))),
+        _ => Err(config_error(format!("{option} must use https:// (or http:// with allowInsecureHttp)"))),
+    }
+}
+
+/// The host part of an authority (`host:port`, `[v6]:port`), lowercased by the caller if needed.
+fn host_of(authority: &str) -> &str {
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+/// Loopback hosts, where plain http never leaves the machine.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host.strip_prefix("127.").is_some_and(|rest| {
+            rest.split('.').count() == 3 && rest.split('.').all(|p| p.parse::<u8>().is_ok())
+        })
+}

@@ -1,0 +1,146 @@
+//! The one error type. Every failure a caller can see is a [`TokenError`] with a stable
+//! [`code`](TokenError::code): the RFC 6749 §5.2 `error` value as the server sent it, or one of
+//! the client's own codes (`config`, `network`, `timeout`, `invalid_response`, `aborted`).
+//!
+//! No variant ever holds a secret or a token, so `Display` and `Debug` are safe to log.
+
+use core::fmt;
+
+/// Why a token could not be had.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The client was configured wrongly; the message says what to fix.
+    Config(String),
+    /// The token endpoint answered with an OAuth error (RFC 6749 §5.2).
+    Server {
+        /// The `error` value, e.g. `invalid_client`.
+        error: String,
+        /// `error_description`, if sent.
+        description: Option<String>,
+        /// `error_uri`, if sent.
+        uri: Option<String>,
+        /// The HTTP status.
+        status: u16,
+        /// The `Retry-After` delay in milliseconds, if the server sent one.
+        retry_after_ms: Option<u64>,
+    },
+    /// The response was not a usable token response (HTML, empty, too large, missing fields).
+    InvalidResponse {
+        /// The HTTP status.
+        status: u16,
+        /// The response's content type, as sent.
+        content_type: String,
+        /// What was wrong, in words that never quote the body.
+        reason: String,
+        /// The `Retry-After` delay in milliseconds, if the server sent one.
+        retry_after_ms: Option<u64>,
+    },
+    /// The request did not reach the server or no response came back.
+    Network(String),
+    /// No response came within the configured timeout.
+    Timeout {
+        /// The timeout that passed.
+        timeout_ms: u64,
+    },
+    /// The caller's `AbortSignal` ended its wait.
+    Aborted,
+}
+
+impl TokenError {
+    /// The stable code JS callers see as `err.code`.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Config(_) => "config",
+            Self::Server { error, .. } => error,
+            Self::InvalidResponse { .. } => "invalid_response",
+            Self::Network(_) => "network",
+            Self::Timeout { .. } => "timeout",
+            Self::Aborted => "aborted",
+        }
+    }
+
+    /// The HTTP status of the response that caused the error, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Server { status, .. } | Self::InvalidResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// `error_description` of a server error.
+    pub fn description(&self) -> Option<&str> {
+        match self {
+            Self::Server { description, .. } => description.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// `error_uri` of a server error.
+    pub fn uri(&self) -> Option<&str> {
+        match self {
+            Self::Server { uri, .. } => uri.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The server's `Retry-After`, in milliseconds.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Self::Server { retry_after_ms, .. } | Self::InvalidResponse { retry_after_ms, .. } => {
+                *retry_after_ms
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether trying again may help: network errors, timeouts, 408, 429 and 5xx.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Network(_) | Self::Timeout { .. } => true,
+            Self::Server { status, .. } | Self::InvalidResponse { status, .. } => {
+                matches!(status, 408 | 429 | 500..=599)
+            }
+            Self::Config(_) | Self::Aborted => false,
+        }
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(message) => write!(f, "invalid configuration: {message}"),
+            Self::Server {
+                error,
+                description,
+                status,
+                ..
+            } => {
+                write!(f, "token endpoint answered {status} {error}")?;
+                match description {
+                    Some(text) => write!(f, ": {text}"),
+                    None => Ok(()),
+                }
+            }
+            Self::InvalidResponse {
+                status,
+                content_type,
+                reason,
+                ..
+            } => write!(
+                f,
+                "unusable token response (status {status}, content type '{content_type}'): {reason}"
+            ),
+            Self::Network(message) => write!(f, "network error: {message}"),
+            Self::Timeout { timeout_ms } => {
+                write!(
+                    f,
+                    "no response from the token endpoint within {timeout_ms} ms"
+                )
+            }
+            Self::Aborted => f.write_str("the caller aborted the wait for a token"),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}

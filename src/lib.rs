@@ -1,0 +1,61 @@
+//! # edge-oauth
+//!
+//! An OAuth 2.0 token client for browsers, Node and edge workers, compiled to WebAssembly.
+//! It gets access tokens from a token endpoint, keeps them in memory, refreshes them before
+//! they expire, and hands them out at memory speed: one token request per token lifetime,
+//! however many callers ask at once.
+//!
+//! ## Design: a sans-IO core with thin adapters
+//!
+//! The protocol logic never performs I/O and never reads a clock; `now` is always an
+//! argument. It builds requests ([`request`]), parses responses ([`response`]), decides
+//! retries ([`retry`]) and moves the cache state machine ([`cache`]). The wasm adapter
+//! (`wasm`, on `wasm32` only) does the I/O with the platform's `fetch`, `Date.now()`,
+//! `setTimeout` and `AbortController`, and the JS wrapper in `pkg-template/` keeps the
+//! cache-hit path on the JS side of the boundary.
+//!
+//! ## Example: the core driven by hand
+//!
+//! ```
+//! use edge_oauth::cache::{Lookup, TokenCache};
+//! use edge_oauth::config::ConfigInput;
+//! use edge_oauth::request::{token_request, Grant};
+//! use edge_oauth::secret::ClientSecret;
+//!
+//! let config = ConfigInput {
+//!     token_url: Some("https://auth.example.com/token".into()),
+//!     client_id: Some("my-client".into()),
+//!     client_secret: Some(ClientSecret::new("s3cret")),
+//!     scope: vec!["banking/read".into(), "banking/write".into()],
+//!     ..ConfigInput::default()
+//! }
+//! .validate()?;
+//!
+//! let mut cache = TokenCache::new(config.timing);
+//! let now = 1_700_000_000_000;
+//! match cache.lookup(now) {
+//!     Lookup::Wait { start: true } => {
+//!         let auth = config.auth_method.unwrap_or(edge_oauth::config::AuthMethod::ClientSecretBasic);
+//!         let request = token_request(&config, "https://auth.example.com/token", auth, Grant::ClientCredentials);
+//!         assert_eq!(request.body.as_deref(), Some("grant_type=client_credentials&scope=banking%2Fread+banking%2Fwrite"));
+//!         // ...send it, parse the answer with response::parse_token_response, then cache.complete(now, result)
+//!     }
+//!     other => unreachable!("a cold cache waits: {other:?}"),
+//! }
+//! # Ok::<(), edge_oauth::error::TokenError>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod retry;
+pub mod secret;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::TokenError;

@@ -1,0 +1,167 @@
+//! Pure request building: the token request for each grant and client-auth method, and the
+//! discovery URLs. Nothing here sends anything.
+
+use core::fmt;
+
+use crate::config::{AuthMethod, Config};
+
+/// An HTTP request for an adapter to send.
+#[derive(Clone)]
+pub struct HttpRequest {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// Absolute URL.
+    pub url: String,
+    /// Header name/value pairs.
+    pub headers: Vec<(&'static str, String)>,
+    /// Form body, for POST.
+    pub body: Option<String>,
+}
+
+impl fmt::Debug for HttpRequest {
+    /// Header values and the body can hold credentials: only names and sizes are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body_bytes", &self.body.as_ref().map_or(0, String::len))
+            .finish()
+    }
+}
+
+/// What the token request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// `grant_type=client_credentials`.
+    ClientCredentials,
+}
+
+/// Builds the token request (RFC 6749 §4.4.2) with the client authentication of §2.3.1.
+pub fn token_request(
+    config: &Config,
+    token_url: &str,
+    auth: AuthMethod,
+    grant: Grant,
+) -> HttpRequest {
+    let mut form = FormBody::default();
+    match grant {
+        Grant::ClientCredentials => form.push("grant_type", "client_credentials"),
+    }
+    if let Some(scope) = &config.scope {
+        form.push("scope", scope);
+    }
+    for (name, value) in &config.extra_params {
+        form.push(name, value);
+    }
+
+    let mut headers = vec![
+        (
+            "Content-Type",
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+        ("Accept", "application/json".to_owned()),
+    ];
+    let secret = config.client_secret.as_ref().map_or("", |s| s.expose());
+    match auth {
+        AuthMethod::ClientSecretBasic => {
+            let pair = format!(
+                "{}:{}",
+                percent_encode(&config.client_id, true),
+                percent_encode(secret, true)
+            );
+            headers.push((
+                "Authorization",
+                format!("Basic {}", base64_encode(pair.as_bytes())),
+            ));
+        }
+        AuthMethod::ClientSecretPost => {
+            form.push("client_id", &config.client_id);
+            form.push("client_secret", secret);
+        }
+        AuthMethod::None => form.push("client_id", &config.client_id),
+    }
+
+    HttpRequest {
+        method: "POST",
+        url: token_url.to_owned(),
+        headers,
+        body: Some(form.0),
+    }
+}
+
+/// The discovery documents to try, in order, for an issuer (without trailing slash).
+pub fn discovery_urls(issuer: &str) -> [String; 2] {
+    [
+        format!("{issuer}/.well-known/openid-configuration"),
+        format!("{issuer}/.well-known/oauth-authorization-server"),
+    ]
+}
+
+/// A GET for a discovery document.
+pub fn discovery_request(url: String) -> HttpRequest {
+    HttpRequest {
+        method: "GET",
+        url,
+        headers: vec![("Accept", "application/json".to_owned())],
+        body: None,
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body, built pair by pair.
+#[derive(Default)]
+struct FormBody(String);
+
+impl FormBody {
+    fn push(&mut self, name: &str, value: &str) {
+        if !self.0.is_empty() {
+            self.0.push('&');
+        }
+        self.0.push_str(&percent_encode(name, true));
+        self.0.push('=');
+        self.0.push_str(&percent_encode(value, true));
+    }
+}
+
+/// Percent-encodes everything but `A-Z a-z 0-9 - . _ *` (`~` too outside forms); with `form`,
+/// a space becomes `+` as `application/x-www-form-urlencoded` requires.
+pub fn percent_encode(input: &str, form: bool) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(input.len());
+    for &b in input.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => out.push(b as char),
+            b'*' if form => out.push('*'),
+            b'~' if !form => out.push('~'),
+            b' ' if form => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
+        }
+    }
+    out
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (RFC 4648 §4), as HTTP Basic uses.
+pub fn base64_encode(input: &[u8]) -> String {
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,314 @@
+//! Pure response parsing: token responses (RFC 6749 §5.1), error responses (§5.2) and
+//! discovery metadata (RFC 8414 / OpenID Connect Discovery).
+//!
+//! JSON syntax is the platform's job (`JSON.parse` in wasm, serde_json in native tests): the
+//! core sees a parsed object through [`Json`] and [`JsonObject`] and checks its fields, which
+//! keeps a JSON parser out of the wasm.
+
+use crate::config::{check_endpoint_url, AuthMethod};
+use crate::error::TokenError;
+use crate::retry::parse_retry_after;
+use crate::secret::{AccessToken, RefreshToken};
+
+/// Responses larger than this are refused unread.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// One field of a parsed JSON object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Field {
+    /// Not present.
+    Missing,
+    /// `null`.
+    Null,
+    /// A string.
+    Str(String),
+    /// A number.
+    Num(f64),
+    /// An array whose elements are all strings.
+    Strings(Vec<String>),
+    /// Anything else (bool, object, mixed array).
+    Other,
+}
+
+/// A parsed JSON object.
+pub trait JsonObject {
+    /// The field `name`.
+    fn field(&self, name: &str) -> Field;
+}
+
+/// The platform's JSON parser.
+pub trait Json {
+    /// What a parsed object is.
+    type Object: JsonObject;
+    /// Parses `text`; `None` unless it is a JSON object.
+    fn parse_object(&self, text: &str) -> Option<Self::Object>;
+}
+
+/// The parts of an HTTP response the parsers look at.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpResponse<'a> {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`, or "" when absent.
+    pub content_type: &'a str,
+    /// `Retry-After`, if sent.
+    pub retry_after: Option<&'a str>,
+    /// The body text; `None` when the adapter left it unread because it was announced as
+    /// larger than [`MAX_BODY_BYTES`].
+    pub body: Option<&'a str>,
+}
+
+/// A token as received, with its expiry worked out.
+#[derive(Clone, Debug)]
+pub struct Token {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// `Bearer`, `DPoP` or the type as sent.
+    pub token_type: String,
+    /// When the request that got it was sent (ms since epoch).
+    pub issued_at_ms: u64,
+    /// When it stops being valid (ms since epoch).
+    pub expires_at_ms: u64,
+    /// The granted scope, if the server said.
+    pub scope: Option<String>,
+    /// A refresh token, if the server sent one.
+    pub refresh_token: Option<RefreshToken>,
+}
+
+impl Token {
+    /// The header value: `{token_type} {access_token}`.
+    pub fn header_value(&self) -> String {
+        format!("{} {}", self.token_type, self.access_token.expose())
+    }
+}
+
+/// What a discovery document says that the client uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    /// `token_endpoint`.
+    pub token_endpoint: String,
+    /// `token_endpoint_auth_methods_supported`, empty when absent.
+    pub auth_methods: Vec<String>,
+}
+
+impl Metadata {
+    /// The auth method to use when the caller chose none: basic, unless the server lists
+    /// `client_secret_post` and not basic.
+    pub fn default_auth_method(&self) -> AuthMethod {
+        let lists = |name: &str| self.auth_methods.iter().any(|m| m == name);
+        if lists("client_secret_post") && !lists("client_secret_basic") {
+            AuthMethod::ClientSecretPost
+        } else {
+            AuthMethod::ClientSecretBasic
+        }
+    }
+}
+
+fn invalid(response: &HttpResponse, now_ms: u64, reason: &str) -> TokenError {
+    TokenError::InvalidResponse {
+        status: response.status,
+        content_type: response.content_type.chars().take(100).collect(),
+        reason: reason.to_owned(),
+        retry_after_ms: response
+            .retry_after
+            .and_then(|v| parse_retry_after(v, now_ms)),
+    }
+}
+
+/// Parses the body as a JSON object and turns an OAuth error (§5.2, also on a 200) or a
+/// non-success status into the matching error.
+fn parse_json_body<J: Json>(
+    json: &J,
+    response: &HttpResponse,
+    now_ms: u64,
+) -> Result<J::Object, TokenError> {
+    let Some(body) = response.body.filter(|body| body.len() <= MAX_BODY_BYTES) else {
+        return Err(invalid(response, now_ms, "the body is larger than 1 MiB"));
+    };
+    let Some(object) = json.parse_object(body) else {
+        let reason = if body.trim().is_empty() {
+            "the body is empty"
+        } else {
+            "the body is not a JSON object"
+        };
+        return Err(invalid(response, now_ms, reason));
+    };
+    if let Field::Str(error) = object.field("error") {
+        let text = |name| match object.field(name) {
+            Field::Str(s) => Some(s),
+            _ => None,
+        };
+        return Err(TokenError::Server {
+            error,
+            description: text("error_description"),
+            uri: text("error_uri"),
+            status: response.status,
+            retry_after_ms: response
+                .retry_after
+                .and_then(|v| parse_retry_after(v, now_ms)),
+        });
+    }
+    if !(200..300).contains(&response.status) {
+        return Err(invalid(
+            response,
+            now_ms,
+            "an error status without an OAuth error code",
+        ));
+    }
+    Ok(object)
+}
+
+/// Parses a token endpoint response. `sent_at_ms` is when the request was sent: `expires_in`
+/// counts from then, not from when the answer arrived.
+pub fn parse_token_response<J: Json>(
+    json: &J,
+    response: &HttpResponse,
+    sent_at_ms: u64,
+    now_ms: u64,
+    default_expires_in_ms: u64,
+) -> Result<Token, TokenError> {
+    let object = parse_json_body(json, response, now_ms)?;
+    let access_token = match object.field("access_token") {
+        Field::Str(token) if !token.is_empty() => token,
+        _ => {
+            return Err(invalid(
+                response,
+                now_ms,
+                "access_token is missing or not a non-empty string",
+            ))
+        }
+    };
+    let token_type = match object.field("token_type") {
+        Field::Missing | Field::Null => "Bearer".to_owned(),
+        Field::Str(kind) if !kind.is_empty() => normalise_token_type(kind),
+        _ => return Err(invalid(response, now_ms, "token_type is not a string")),
+    };
+    let bad_expires_in = || invalid(response, now_ms, "expires_in is not a number of seconds");
+    let expires_in_ms = match object.field("expires_in") {
+        Field::Missing | Field::Null => None,
+        Field::Num(seconds) => Some(seconds_to_ms(seconds).ok_or_else(bad_expires_in)?),
+        Field::Str(text) => Some(
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(seconds_to_ms)
+                .ok_or_else(bad_expires_in)?,
+        ),
+        _ => return Err(bad_expires_in()),
+    };
+    let jwt_exp_ms = jwt_exp_seconds(json, &access_token).and_then(seconds_to_ms);
+    let expires_at_ms = expires_at(sent_at_ms, expires_in_ms, jwt_exp_ms, default_expires_in_ms);
+    let text = |name| match object.field(name) {
+        Field::Str(s) if !s.is_empty() => Some(s),
+        _ => None,
+    };
+    Ok(Token {
+        access_token: AccessToken::new(access_token),
+        token_type,
+        issued_at_ms: sent_at_ms,
+        expires_at_ms,
+        scope: text("scope"),
+        refresh_token: text("refresh_token").map(RefreshToken::new),
+    })
+}
+
+/// Works out when a token expires. `expires_in` counts from the send time; a JWT `exp` is
+/// rounded down by servers, so the earlier of the two wins. An `exp` at or before the send
+/// time means the clocks disagree, and it is ignored rather than refreshing forever.
+pub fn expires_at(
+    sent_at_ms: u64,
+    expires_in_ms: Option<u64>,
+    jwt_exp_ms: Option<u64>,
+    default_ms: u64,
+) -> u64 {
+    let exp = jwt_exp_ms.filter(|&exp| exp > sent_at_ms);
+    match (expires_in_ms.map(|ms| sent_at_ms.saturating_add(ms)), exp) {
+        (Some(by_expires_in), Some(exp)) => by_expires_in.min(exp),
+        (Some(by_expires_in), None) => by_expires_in,
+        (None, Some(exp)) => exp,
+        (None, None) => sent_at_ms.saturating_add(default_ms),
+    }
+}
+
+fn seconds_to_ms(seconds: f64) -> Option<u64> {
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| (seconds * 1000.0).min(u64::MAX as f64 / 2.0) as u64)
+}
+
+/// `bearer` → `Bearer`, `dpop` → `DPoP`; other types are kept as sent.
+fn normalise_token_type(kind: String) -> String {
+    if kind.eq_ignore_ascii_case("bearer") {
+        "Bearer".to_owned()
+    } else if kind.eq_ignore_ascii_case("dpop") {
+        "DPoP".to_owned()
+    } else {
+        kind
+    }
+}
+
+/// The `exp` claim of a JWT, decoded but not verified; `None` for opaque tokens.
+fn jwt_exp_seconds<J: Json>(json: &J, token: &str) -> Option<f64> {
+    let mut parts = token.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let bytes = base64url_decode(payload)?;
+    let claims = json.parse_object(core::str::from_utf8(&bytes).ok()?)?;
+    match claims.field("exp") {
+        Field::Num(exp) => Some(exp),
+        _ => None,
+    }
+}
+
+/// Unpadded base64url (RFC 4648 §5), as JWTs use.
+fn base64url_decode(input: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in input.trim_end_matches('=').bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Parses a discovery document and checks its `token_endpoint` by the same https rule as a
+/// configured one.
+pub fn parse_metadata<J: Json>(
+    json: &J,
+    response: &HttpResponse,
+    now_ms: u64,
+    allow_insecure_http: bool,
+) -> Result<Metadata, TokenError> {
+    let object = parse_json_body(json, response, now_ms)?;
+    let Field::Str(token_endpoint) = object.field("token_endpoint") else {
+        return Err(invalid(
+            response,
+            now_ms,
+            "the discovery document has no token_endpoint",
+        ));
+    };
+    check_endpoint_url(
+        "token_endpoint (from discovery)",
+        &token_endpoint,
+        allow_insecure_http,
+    )?;
+    let auth_methods = match object.field("token_endpoint_auth_methods_supported") {
+        Field::Strings(methods) => methods,
+        _ => Vec::new(),
+    };
+    Ok(Metadata {
+        token_endpoint,
+        auth_methods,
+    })
+}

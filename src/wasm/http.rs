@@ -1,0 +1,196 @@
+//! Sends one [`HttpRequest`] with the platform's `fetch`, under a per-attempt timeout and a
+//! cancel switch, and reads the response text.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use gloo_timers::callback::Timeout;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Headers, RequestInit, RequestRedirect, Response};
+
+use crate::error::TokenError;
+use crate::request::HttpRequest;
+use crate::response::{HttpResponse, MAX_BODY_BYTES};
+
+/// A response as read off the wire.
+pub struct RawResponse {
+    status: u16,
+    content_type: String,
+    retry_after: Option<String>,
+    /// `None` when left unread for its announced size.
+    body: Option<String>,
+}
+
+impl RawResponse {
+    /// The view the core's parsers take.
+    pub fn view(&self) -> HttpResponse<'_> {
+        HttpResponse {
+            status: self.status,
+            content_type: &self.content_type,
+            retry_after: self.retry_after.as_deref(),
+            body: self.body.as_deref(),
+        }
+    }
+}
+
+/// Cancels a request that nobody waits for any more.
+#[derive(Default)]
+pub struct CancelSwitch {
+    cancelled: Cell<bool>,
+    current: RefCell<Option<AbortController>>,
+}
+
+impl CancelSwitch {
+    /// Aborts the attempt under way and stops further attempts.
+    pub fn cancel(&self) {
+        self.cancelled.set(true);
+        if let Some(controller) = self.current.borrow().as_ref() {
+            controller.abort();
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.get()
+    }
+}
+
+/// The `fetch` to call and the `this` to call it with.
+pub struct Fetcher {
+    function: Function,
+    this: JsValue,
+}
+
+impl Fetcher {
+    /// The caller's `fetch`, or the global one (bound to the global object, as browsers need).
+    pub fn new(custom: Option<Function>) -> Result<Self, TokenError> {
+        if let Some(function) = custom {
+            return Ok(Self {
+                function,
+                this: JsValue::UNDEFINED,
+            });
+        }
+        let global = js_sys::global();
+        let function = Reflect::get(&global, &"fetch".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .ok_or_else(|| {
+                TokenError::Config("this runtime has no global fetch: pass options.fetch".into())
+            })?;
+        Ok(Self {
+            function,
+            this: global.into(),
+        })
+    }
+
+    /// Sends `request`; gives up after `timeout_ms` or when `cancel` fires.
+    pub async fn send(
+        &self,
+        request: &HttpRequest,
+        timeout_ms: u64,
+        cancel: &CancelSwitch,
+    ) -> Result<RawResponse, TokenError> {
+        if cancel.is_cancelled() {
+            return Err(TokenError::Aborted);
+        }
+        let controller =
+            AbortController::new().map_err(|_| network("AbortController is unavailable"))?;
+        cancel.current.replace(Some(controller.clone()));
+        let timed_out = Rc::new(Cell::new(false));
+        let _timer = Timeout::new(u32::try_from(timeout_ms).unwrap_or(u32::MAX), {
+            let (controller, timed_out) = (controller.clone(), timed_out.clone());
+            move || {
+                timed_out.set(true);
+                controller.abort();
+            }
+        });
+        let outcome = self.exchange(request, &controller).await;
+        cancel.current.replace(None);
+        outcome.map_err(|error| {
+            if timed_out.get() {
+                TokenError::Timeout { timeout_ms }
+            } else if cancel.is_cancelled() {
+                TokenError::Aborted
+            } else {
+                error
+            }
+        })
+    }
+
+    async fn exchange(
+        &self,
+        request: &HttpRequest,
+        controller: &AbortController,
+    ) -> Result<RawResponse, TokenError> {
+        let headers = Headers::new().map_err(|_| network("Headers is unavailable"))?;
+        for (name, value) in &request.headers {
+            headers
+                .append(name, value)
+                .map_err(|_| TokenError::Config(format!("the {name} header value is not valid")))?;
+        }
+        let init = RequestInit::new();
+        init.set_method(request.method);
+        init.set_headers(&headers);
+        if let Some(body) = &request.body {
+            init.set_body(&JsValue::from_str(body));
+        }
+        init.set_signal(Some(&controller.signal()));
+        // A redirected POST would carry the credentials to wherever it points: refuse it.
+        init.set_redirect(if request.method == "POST" {
+            RequestRedirect::Error
+        } else {
+            RequestRedirect::Follow
+        });
+
+        let pending = self
+            .function
+            .call2(&self.this, &JsValue::from_str(&request.url), &init)
+            .map_err(|e| network_from(&e))?;
+        let response: Response = JsFuture::from(Promise::resolve(&pending))
+            .await
+            .map_err(|e| network_from(&e))?
+            .unchecked_into();
+
+        let status = response.status();
+        let header = |name: &str| response.headers().get(name).ok().flatten();
+        let too_large = header("content-length")
+            .and_then(|len| len.trim().parse::<usize>().ok())
+            .is_some_and(|len| len > MAX_BODY_BYTES);
+        let body = if too_large {
+            None
+        } else {
+            let text = response.text().map_err(|e| network_from(&e))?;
+            let text = JsFuture::from(text).await.map_err(|e| network_from(&e))?;
+            Some(text.as_string().unwrap_or_default())
+        };
+        Ok(RawResponse {
+            status,
+            content_type: header("content-type").unwrap_or_default(),
+            retry_after: header("retry-after"),
+            body,
+        })
+    }
+}
+
+fn network(message: &str) -> TokenError {
+    TokenError::Network(message.to_owned())
+}
+
+/// A network error's message, with the `cause` Node puts the real reason in. These messages
+/// name hosts and system errors, never request contents.
+fn network_from(error: &JsValue) -> TokenError {
+    let text = |value: &JsValue, key: &str| {
+        Reflect::get(value, &key.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let mut message = text(error, "message").unwrap_or_else(|| "fetch failed".into());
+    if let Ok(cause) = Reflect::get(error, &"cause".into()) {
+        if let Some(reason) = text(&cause, "message").or_else(|| text(&cause, "code")) {
+            message = format!("{message} ({reason})");
+        }
+    }
+    TokenError::Network(message)
+}
