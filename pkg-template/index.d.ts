@@ -1,0 +1,125 @@
+/** How the client authenticates to the token endpoint (RFC 6749 §2.3.1). */
+export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+/** Options shared by every way of naming the token endpoint. */
+export interface CommonOptions {
+  /** The client id registered at the authorization server. */
+  clientId: string;
+  /** The client secret. Never appears in errors, logs or `stats()`. */
+  clientSecret?: string;
+  /** Default: `client_secret_basic`, unless discovery metadata lists only `client_secret_post`. */
+  authMethod?: AuthMethod;
+  /** Scopes, sent space-separated. */
+  scope?: string | string[];
+  /** Extra form parameters for the token request, e.g. `audience` or `resource`. */
+  extraParams?: Record<string, string>;
+  /** The header `authorizationHeader()` names. Default `'Authorization'`. */
+  headerName?: string;
+  /** Seconds before expiry when a background refresh starts. Default 60. */
+  refreshAheadSeconds?: number;
+  /** Seconds before expiry when a token is no longer handed out. Default 10. */
+  expiryMarginSeconds?: number;
+  /** Lifetime assumed when the server sends no `expires_in` and the token is no JWT. Default 300. */
+  defaultExpiresInSeconds?: number;
+  /** Timeout per attempt, in milliseconds. Default 10000. */
+  timeoutMs?: number;
+  /** Retries after the first attempt for network errors, timeouts, 408, 429 and 5xx. Default 2. */
+  maxRetries?: number;
+  /** Allow plain `http://` to hosts other than loopback. Default false. */
+  allowInsecureHttp?: boolean;
+  /** The fetch to use. Default `globalThis.fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** The explicit token endpoint. */
+export interface TokenUrlOptions extends CommonOptions {
+  tokenUrl: string;
+  issuer?: undefined;
+  keycloak?: undefined;
+}
+
+/** Discovery: `{issuer}/.well-known/openid-configuration`, then `/.well-known/oauth-authorization-server`. */
+export interface IssuerOptions extends CommonOptions {
+  issuer: string;
+  tokenUrl?: undefined;
+  keycloak?: undefined;
+}
+
+/** Keycloak: `{baseUrl}/realms/{realm}/protocol/openid-connect/token`. */
+export interface KeycloakOptions extends CommonOptions {
+  keycloak: { baseUrl: string; realm: string };
+  tokenUrl?: undefined;
+  issuer?: undefined;
+}
+
+/** Exactly one of `tokenUrl`, `issuer` or `keycloak`. */
+export type TokenClientOptions = TokenUrlOptions | IssuerOptions | KeycloakOptions;
+
+export interface GetTokenOptions {
+  /** Ends this caller's wait with code `'aborted'`. */
+  signal?: AbortSignal;
+  /** Get a new token even if the cached one is fresh. */
+  forceRefresh?: boolean;
+}
+
+export interface TokenInfo {
+  accessToken: string;
+  /** `'Bearer'`, `'DPoP'`, or the type as the server sent it. */
+  tokenType: string;
+  /** When the token expires, in ms since the epoch. */
+  expiresAt: number;
+  /** The granted scope, when the server said. */
+  scope?: string;
+}
+
+export interface TokenStats {
+  /** HTTP requests sent to the token endpoint, retries included. */
+  tokenRequests: number;
+  /** Calls answered from memory. */
+  cacheHits: number;
+  /** New tokens that replaced an earlier one. */
+  refreshes: number;
+  /** Renewals that ended in an error. */
+  failures: number;
+}
+
+/** RFC 6749 §5.2 codes as the server sent them, or the client's own. */
+export type TokenErrorCode =
+  | 'config'
+  | 'network'
+  | 'timeout'
+  | 'invalid_response'
+  | 'aborted'
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | (string & {});
+
+export declare class TokenError extends Error {
+  readonly name: 'TokenError';
+  readonly code: TokenErrorCode;
+  /** The HTTP status of the response that caused it, if any. */
+  readonly status: number | undefined;
+  /** `error_description`, if the server sent one. */
+  readonly description: string | undefined;
+  /** `error_uri`, if the server sent one. */
+  readonly uri: string | undefined;
+  /** Whether trying again may help. */
+  readonly retryable: boolean;
+}
+
+export declare class TokenClient {
+  /** Throws a `TokenError` with code `'config'` when the options are wrong. */
+  constructor(options: TokenClientOptions);
+  /** A valid access token: from memory when fresh, else one shared request. */
+  getToken(options?: GetTokenOptions): Promise<string>;
+  getTokenInfo(options?: GetTokenOptions): Promise<TokenInfo>;
+  /** e.g. `['Authorization', 'Bearer eyJ…']`. */
+  authorizationHeader(options?: { signal?: AbortSignal }): Promise<[name: string, value: string]>;
+  /** Drops the cached token (after a 401, say). */
+  invalidate(): void;
+  stats(): TokenStats;
+}
