@@ -251,7 +251,7 @@ impl ConfigInput {
         };
         let timeout_ms = match self.timeout_ms {
             None => 10_000,
-            Some(ms) if ms.is_finite() && ms >= 1.0 && ms <= 600_000.0 => ms as u64,
+            Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as u64,
             Some(_) => {
                 return Err(config_error(
                     "timeoutMs must be a number of milliseconds from 1 to 600000",

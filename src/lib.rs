@@ -56,6 +56,6 @@ pub mod retry;
 pub mod secret;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use error::TokenError;

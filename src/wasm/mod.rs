@@ -6,3 +6,5 @@ mod client;
 mod http;
 mod json;
 mod options;
+
+pub use client::CoreClient;

@@ -1,0 +1,53 @@
+// The demo behind `npm run demo`: a real authorization server (oidc-provider) on 127.0.0.1
+// and the edge-oauth npm package getting, reusing and refreshing tokens, saying what happens.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TokenClient } from '../pkg/node.js';
+import { CLIENTS, startAuthServer } from './support/auth-server.mjs';
+
+const TTL = 6;
+const short = (token) => `${token.slice(0, 12)}…${token.slice(-6)}`;
+const clock = (t0) => `${((Date.now() - t0) / 1000).toFixed(1).padStart(4)} s`;
+
+const server = await startAuthServer();
+server.setAccessTokenTtl(TTL);
+console.log(`authorization server (oidc-provider) at ${server.issuer}, issuing ${TTL}-second JWT access tokens`);
+
+const client = new TokenClient({
+  issuer: server.issuer,
+  clientId: CLIENTS.basic.clientId,
+  clientSecret: CLIENTS.basic.clientSecret,
+  scope: ['api:read', 'api:write'],
+});
+console.log(`client '${CLIENTS.basic.clientId}' (client_secret_basic), token endpoint found by discovery\n`);
+const t0 = Date.now();
+
+let started = performance.now();
+const info = await client.getTokenInfo();
+console.log(`[${clock(t0)}] first call: new token ${short(info.accessToken)} (${info.tokenType}, scope '${info.scope}') in ${(performance.now() - started).toFixed(1)} ms`);
+console.log(`          expires at ${new Date(info.expiresAt).toISOString()}, ${server.tokenRequests} token request so far`);
+
+started = performance.now();
+const again = await client.getToken();
+console.log(`[${clock(t0)}] second call: ${again === info.accessToken ? 'same token' : 'a different token'} from memory in ${((performance.now() - started) * 1000).toFixed(0)} µs, still ${server.tokenRequests} token request`);
+
+const burst = await Promise.all(Array.from({ length: 1000 }, () => client.getToken()));
+console.log(`[${clock(t0)}] 1,000 concurrent calls: ${new Set(burst).size} distinct token, still ${server.tokenRequests} token request`);
+
+console.log(`\npolling every 250 ms for ${2 * TTL + 1} s: short tokens refresh ahead, in the background`);
+let last = info.accessToken;
+let expiredHandedOut = 0;
+const until = Date.now() + (2 * TTL + 1) * 1000;
+while (Date.now() < until) {
+  const current = await client.getTokenInfo();
+  if (current.expiresAt <= Date.now()) expiredHandedOut++;
+  if (current.accessToken !== last) {
+    console.log(`[${clock(t0)}] new token ${short(current.accessToken)}; token requests: ${server.tokenRequests}`);
+    last = current.accessToken;
+  }
+  await sleep(250);
+}
+
+const stats = client.stats();
+console.log(`\nstats: ${JSON.stringify(stats)}`);
+console.log(`expired tokens handed out: ${expiredHandedOut}`);
+await server.close();
