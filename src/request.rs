@@ -92,11 +92,25 @@ pub fn token_request(
 }
 
 /// The discovery documents to try, in order, for an issuer (without trailing slash).
-pub fn discovery_urls(issuer: &str) -> [String; 2] {
-    [
+///
+/// OpenID Connect Discovery appends its suffix to the issuer; RFC 8414 §3.1 inserts its
+/// suffix between the host and the issuer's path
+/// (`https://h/realms/x` → `https://h/.well-known/oauth-authorization-server/realms/x`).
+/// Servers that append that suffix to the issuer too are tried last.
+pub fn discovery_urls(issuer: &str) -> Vec<String> {
+    let host_start = issuer.find("://").map_or(0, |i| i + 3);
+    let path_start = issuer[host_start..]
+        .find('/')
+        .map_or(issuer.len(), |i| host_start + i);
+    let (origin, path) = issuer.split_at(path_start);
+    let mut urls = vec![
         format!("{issuer}/.well-known/openid-configuration"),
-        format!("{issuer}/.well-known/oauth-authorization-server"),
-    ]
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+    ];
+    if !path.is_empty() {
+        urls.push(format!("{issuer}/.well-known/oauth-authorization-server"));
+    }
+    urls
 }
 
 /// A GET for a discovery document.

@@ -303,16 +303,19 @@ async fn endpoint(
         unreachable!("a token URL is known from the start");
     };
     let insecure = inner.config.allow_insecure_http;
-    let [openid, oauth] = discovery_urls(issuer);
     let parse =
         |response: &HttpResponse, _| parse_metadata(&PlatformJson, response, now_ms(), insecure);
-    let metadata =
-        match send_with_retries(inner, cancel, &discovery_request(openid), false, parse).await {
-            Err(error) if matches!(error.status(), Some(400..=499)) => {
-                send_with_retries(inner, cancel, &discovery_request(oauth), false, parse).await?
+    // Each well-known location in turn, while the server answers 4xx (not there).
+    let mut urls = discovery_urls(issuer).into_iter().peekable();
+    let metadata = loop {
+        let url = urls.next().expect("at least one discovery URL");
+        match send_with_retries(inner, cancel, &discovery_request(url), false, parse).await {
+            Err(error) if urls.peek().is_some() && matches!(error.status(), Some(400..=499)) => {
+                continue
             }
-            other => other?,
-        };
+            other => break other?,
+        }
+    };
     let auth = inner
         .config
         .auth_method
