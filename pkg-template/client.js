@@ -19,6 +19,61 @@ export class TokenError extends Error {
 
 const makeError = (fields) => new TokenError(fields);
 
+/** Bodies that can be sent again for the retry after a 401; a stream is read only once. */
+const replayable = (input, init) => {
+  const body = init?.body;
+  if (body === undefined || body === null) return !(input instanceof Request && input.body !== null);
+  return (
+    typeof body === 'string' ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof Blob ||
+    body instanceof URLSearchParams ||
+    body instanceof FormData
+  );
+};
+
+/** Error bodies larger than this are not looked into. */
+const REFUSAL_BODY_LIMIT = 64 * 1024;
+
+/** The body text, or null when it is larger than `limit` bytes. */
+async function readLimited(response, limit) {
+  if (Number(response.headers.get('content-length')) > limit) return null;
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks = [];
+  for (let size = 0; ; ) {
+    const { done, value } = await reader.read();
+    if (done) return new Blob(chunks).text();
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+}
+
+/**
+ * Whether the API refused the token: a 401, or a 4xx whose JSON body has InfoLink's shape
+ * `{"result":{"code":"invalid_grant",...},"status":"error"}`. Reads a clone: the response
+ * itself stays unread for the caller.
+ */
+async function tokenRefused(response) {
+  if (response.status === 401) return true;
+  if (response.status < 400 || response.status > 499) return false;
+  try {
+    const text = await readLimited(response.clone(), REFUSAL_BODY_LIMIT);
+    const body = text && JSON.parse(text);
+    return body?.status === 'error' && body?.result?.code === 'invalid_grant';
+  } catch {
+    return false;
+  }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 20;
+
 const publicInfo = ({ accessToken, tokenType, expiresAt, scope }) =>
   scope === undefined ? { accessToken, tokenType, expiresAt } : { accessToken, tokenType, expiresAt, scope };
 
@@ -31,9 +86,13 @@ export class TokenClient {
   /** Bumped when the token is dropped, so answers that started earlier are not cached. */
   #epoch = 0;
   #hits = 0;
+  #fetch;
 
   constructor(options) {
     this.#core = new CoreClient(options, makeError);
+    const fetch = options.fetch ?? globalThis.fetch;
+    this.#fetch = (request) => fetch(request); // called unbound, as browsers require
+
   }
 
   getToken(options) {
@@ -51,6 +110,57 @@ export class TokenClient {
   authorizationHeader(options) {
     const name = this.#core.headerName;
     return this.#current(options).then((info) => [name, `${info.tokenType} ${info.accessToken}`]);
+  }
+
+  /**
+   * `fetch` with the token attached. A 401 (or InfoLink's nested invalid_grant body) drops the
+   * token, and a request whose body can be replayed is sent once more with a new one. The token
+   * only goes to the request's own origin: a redirect elsewhere is returned, not followed.
+   */
+  async fetch(input, init) {
+    const canReplay = replayable(input, init);
+    const first = await this.#sendWithToken(input, init, canReplay);
+    if (!(await tokenRefused(first.response))) return first.response;
+    this.#drop(first.accessToken);
+    if (!canReplay) return first.response;
+    first.response.body?.cancel().catch(() => {});
+    return (await this.#sendWithToken(input, init, canReplay)).response;
+  }
+
+  async #sendWithToken(input, init, canReplay) {
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    const info = await this.#current({ signal });
+    const request = new Request(input, init);
+    request.headers.set(this.#core.headerName, `${info.tokenType} ${info.accessToken}`);
+    const response = await this.#followSameOrigin(request, init?.body, canReplay);
+    return { response, accessToken: info.accessToken };
+  }
+
+  /** Follows redirects within the request's origin (with the token); returns any other. */
+  async #followSameOrigin(request, body, canReplay) {
+    if (request.redirect !== 'follow') return this.#fetch(request);
+    const origin = new URL(request.url).origin;
+    let response = await this.#fetch(new Request(request, { redirect: 'manual' }));
+    let { method, url } = request;
+    for (let hop = 0; hop < MAX_REDIRECTS && REDIRECTS.has(response.status); hop++) {
+      const location = response.headers.get('location');
+      const next = location && new URL(location, url);
+      const keepsBody = response.status === 307 || response.status === 308;
+      if (!next || next.origin !== origin || (keepsBody && !canReplay && method !== 'GET')) break;
+      if (!keepsBody && method !== 'HEAD') method = 'GET';
+      url = next.href;
+      response.body?.cancel().catch(() => {});
+      response = await this.#fetch(
+        new Request(url, {
+          method,
+          headers: request.headers,
+          body: keepsBody && method !== 'GET' && method !== 'HEAD' ? body : undefined,
+          signal: request.signal,
+          redirect: 'manual',
+        }),
+      );
+    }
+    return response;
   }
 
   invalidate() {
@@ -83,6 +193,12 @@ export class TokenClient {
       }
       return info;
     });
+  }
+
+  /** Drops `accessToken` if it is still the current one, so concurrent refusals renew once. */
+  #drop(accessToken) {
+    if (this.#info?.accessToken === accessToken) this.#forget();
+    this.#core.invalidateToken(accessToken);
   }
 
   #forget() {

@@ -1,6 +1,11 @@
 /** How the client authenticates to the token endpoint (RFC 6749 §2.3.1). */
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
+/** Client credentials (RFC 6749 §4.4), or the resource owner's password (§4.3; username and password are redacted like the secret). */
+export type Grant =
+  | { type: 'client_credentials' }
+  | { type: 'password'; username: string; password: string };
+
 /** Options shared by every way of naming the token endpoint. */
 export interface CommonOptions {
   /** The client id registered at the authorization server. */
@@ -9,6 +14,13 @@ export interface CommonOptions {
   clientSecret?: string;
   /** Default: `client_secret_basic`, unless discovery metadata lists only `client_secret_post`. */
   authMethod?: AuthMethod;
+  /**
+   * How `client_secret_basic` encodes id and secret before base64: `'rfc6749'` (default)
+   * form-urlencodes them as RFC 6749 §2.3.1 says; `'raw'` does not, as many servers expect.
+   */
+  basicAuthEncoding?: 'rfc6749' | 'raw';
+  /** The grant for the first token and when a refresh token is refused. Default client credentials. */
+  grant?: Grant;
   /** Scopes, sent space-separated. */
   scope?: string | string[];
   /** Extra form parameters for the token request, e.g. `audience` or `resource`. */
@@ -119,6 +131,14 @@ export declare class TokenClient {
   getTokenInfo(options?: GetTokenOptions): Promise<TokenInfo>;
   /** e.g. `['Authorization', 'Bearer eyJ…']`. */
   authorizationHeader(options?: { signal?: AbortSignal }): Promise<[name: string, value: string]>;
+  /**
+   * `fetch` with the token header attached. On a 401 (or a 4xx JSON body
+   * `{"result":{"code":"invalid_grant"},"status":"error"}`) the token is dropped and, when the
+   * body can be replayed (none, string, ArrayBuffer, typed array, Blob, URLSearchParams,
+   * FormData), the request is sent once more with a new token. Redirects are followed only
+   * within the request's origin; a redirect elsewhere is returned as it is.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Drops the cached token (after a 401, say). */
   invalidate(): void;
   stats(): TokenStats;

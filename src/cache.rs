@@ -18,6 +18,7 @@
 use crate::config::Timing;
 use crate::error::TokenError;
 use crate::response::Token;
+use crate::secret::RefreshToken;
 
 /// Counters a caller can read with `stats()`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,6 +86,9 @@ pub struct TokenCache {
     timing: Timing,
     token: Option<Token>,
     flight: Option<Flight>,
+    /// The newest refresh token. It outlives the access token (`invalidate` keeps it) and is
+    /// replaced when the server rotates it, so an old one is never sent again.
+    refresh_token: Option<RefreshToken>,
     /// The last renewal failed while the token was still valid: serve it up to its expiry.
     stale_ok: bool,
     had_token: bool,
@@ -98,6 +102,7 @@ impl TokenCache {
             timing,
             token: None,
             flight: None,
+            refresh_token: None,
             stale_ok: false,
             had_token: false,
             stats: Stats::default(),
@@ -199,7 +204,10 @@ impl TokenCache {
     pub fn complete(&mut self, now: u64, result: Result<Token, TokenError>) -> Outcome<'_> {
         self.flight = None;
         match result {
-            Ok(token) if now < token.expires_at_ms => {
+            Ok(mut token) if now < token.expires_at_ms => {
+                if let Some(rotated) = token.refresh_token.take() {
+                    self.refresh_token = Some(rotated);
+                }
                 if self.had_token {
                     self.stats.refreshes += 1;
                 }
@@ -231,8 +239,36 @@ impl TokenCache {
         }
     }
 
-    /// Drops the cached token (after a 401, say). A request in flight carries on, and its token
-    /// is kept when it arrives.
+    /// The refresh token to renew with, if the server gave one.
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    /// A refresh failed with `error`. On `invalid_grant` (expired or revoked) the refresh token
+    /// is dropped and this returns true: renew with the original grant, once, right away.
+    pub fn refresh_failed(&mut self, error: &TokenError) -> bool {
+        let rejected = error.code() == "invalid_grant";
+        if rejected {
+            self.refresh_token = None;
+        }
+        rejected
+    }
+
+    /// Drops the cached token if it is still `access_token` (the one an API just refused).
+    /// Many callers refused with the same token so cause one renewal, not one each.
+    pub fn invalidate_token(&mut self, access_token: &str) -> bool {
+        let current = self
+            .token
+            .as_ref()
+            .is_some_and(|t| t.access_token.expose() == access_token);
+        if current {
+            self.invalidate();
+        }
+        current
+    }
+
+    /// Drops the cached token (after a 401, say); the refresh token stays. A request in flight
+    /// carries on, and its token is kept when it arrives.
     pub fn invalidate(&mut self) {
         self.token = None;
         self.stale_ok = false;

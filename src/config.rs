@@ -2,7 +2,7 @@
 //! with a message that names the option and says what to fix.
 
 use crate::error::TokenError;
-use crate::secret::ClientSecret;
+use crate::secret::{ClientSecret, Password, Username};
 
 /// Where the token endpoint is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,31 @@ impl AuthMethod {
     }
 }
 
+/// The grant a client uses to get its first token, and again when refreshing is impossible.
+#[derive(Clone, Debug, Default)]
+pub enum GrantConfig {
+    /// `grant_type=client_credentials`.
+    #[default]
+    ClientCredentials,
+    /// The resource owner password credentials grant (RFC 6749 §4.3).
+    Password {
+        /// The resource owner's username.
+        username: Username,
+        /// The resource owner's password.
+        password: Password,
+    },
+}
+
+/// How `client_secret_basic` encodes the id and secret before base64.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BasicAuthEncoding {
+    /// Form-urlencode each, as RFC 6749 §2.3.1 requires.
+    #[default]
+    Rfc6749,
+    /// As they are: what many servers actually expect (golang/oauth2#414).
+    Raw,
+}
+
 /// Options as a caller gives them; every field optional until [`ConfigInput::validate`].
 #[derive(Clone, Debug, Default)]
 pub struct ConfigInput {
@@ -56,6 +81,10 @@ pub struct ConfigInput {
     pub client_secret: Option<ClientSecret>,
     /// `client_secret_basic`, `client_secret_post` or `none`.
     pub auth_method: Option<String>,
+    /// `rfc6749` or `raw`.
+    pub basic_auth_encoding: Option<String>,
+    /// The original grant; client credentials when absent.
+    pub grant: GrantConfig,
     /// Scopes, sent space-separated.
     pub scope: Vec<String>,
     /// Extra form parameters (audience, resource, ...).
@@ -87,6 +116,10 @@ pub struct Config {
     pub client_secret: Option<ClientSecret>,
     /// The auth method the caller chose; `None` lets discovery decide (default basic).
     pub auth_method: Option<AuthMethod>,
+    /// How Basic credentials are encoded.
+    pub basic_auth_encoding: BasicAuthEncoding,
+    /// The original grant.
+    pub grant: GrantConfig,
     /// Space-separated scopes, if any.
     pub scope: Option<String>,
     /// Extra form parameters.
@@ -200,6 +233,21 @@ impl ConfigInput {
             _ => {}
         }
 
+        let basic_auth_encoding = match self.basic_auth_encoding.as_deref() {
+            None | Some("rfc6749") => BasicAuthEncoding::Rfc6749,
+            Some("raw") => BasicAuthEncoding::Raw,
+            Some(other) => {
+                return Err(config_error(format!(
+                    "basicAuthEncoding '{other}' is not supported: use 'rfc6749' (the default) or 'raw'"
+                )))
+            }
+        };
+        if let GrantConfig::Password { username, .. } = &self.grant {
+            if username.expose().is_empty() {
+                return Err(config_error("grant.username must not be empty"));
+            }
+        }
+
         for scope in &self.scope {
             if scope.is_empty() || !scope.bytes().all(is_scope_char) {
                 return Err(config_error(
@@ -273,6 +321,8 @@ impl ConfigInput {
             client_id,
             client_secret: self.client_secret,
             auth_method,
+            basic_auth_encoding,
+            grant: self.grant,
             scope,
             extra_params: self.extra_params,
             header_name,

@@ -3,7 +3,8 @@
 
 use core::fmt;
 
-use crate::config::{AuthMethod, Config};
+use crate::config::{AuthMethod, BasicAuthEncoding, Config, GrantConfig};
+use crate::secret::{Password, RefreshToken, Username};
 
 /// An HTTP request for an adapter to send.
 #[derive(Clone)]
@@ -32,13 +33,33 @@ impl fmt::Debug for HttpRequest {
 }
 
 /// What the token request asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Grant {
-    /// `grant_type=client_credentials`.
+#[derive(Clone, Copy, Debug)]
+pub enum Grant<'a> {
+    /// `grant_type=client_credentials` (RFC 6749 §4.4).
     ClientCredentials,
+    /// `grant_type=password` (RFC 6749 §4.3).
+    Password {
+        /// The resource owner's username.
+        username: &'a Username,
+        /// The resource owner's password.
+        password: &'a Password,
+    },
+    /// `grant_type=refresh_token` (RFC 6749 §6).
+    RefreshToken(&'a RefreshToken),
 }
 
-/// Builds the token request (RFC 6749 §4.4.2) with the client authentication of §2.3.1.
+impl<'a> Grant<'a> {
+    /// The grant the configuration names, used for the first token and as the fallback.
+    pub fn original(config: &'a Config) -> Self {
+        match &config.grant {
+            GrantConfig::ClientCredentials => Self::ClientCredentials,
+            GrantConfig::Password { username, password } => Self::Password { username, password },
+        }
+    }
+}
+
+/// Builds the token request with the client authentication of RFC 6749 §2.3.1. A refresh
+/// asks for no scope: it keeps the one originally granted.
 pub fn token_request(
     config: &Config,
     token_url: &str,
@@ -48,8 +69,17 @@ pub fn token_request(
     let mut form = FormBody::default();
     match grant {
         Grant::ClientCredentials => form.push("grant_type", "client_credentials"),
+        Grant::Password { username, password } => {
+            form.push("grant_type", "password");
+            form.push("username", username.expose());
+            form.push("password", password.expose());
+        }
+        Grant::RefreshToken(token) => {
+            form.push("grant_type", "refresh_token");
+            form.push("refresh_token", token.expose());
+        }
     }
-    if let Some(scope) = &config.scope {
+    if let (Some(scope), false) = (&config.scope, matches!(grant, Grant::RefreshToken(_))) {
         form.push("scope", scope);
     }
     for (name, value) in &config.extra_params {
@@ -66,11 +96,14 @@ pub fn token_request(
     let secret = config.client_secret.as_ref().map_or("", |s| s.expose());
     match auth {
         AuthMethod::ClientSecretBasic => {
-            let pair = format!(
-                "{}:{}",
-                percent_encode(&config.client_id, true),
-                percent_encode(secret, true)
-            );
+            let pair = match config.basic_auth_encoding {
+                BasicAuthEncoding::Rfc6749 => format!(
+                    "{}:{}",
+                    percent_encode(&config.client_id, true),
+                    percent_encode(secret, true)
+                ),
+                BasicAuthEncoding::Raw => format!("{}:{secret}", config.client_id),
+            };
             headers.push((
                 "Authorization",
                 format!("Basic {}", base64_encode(pair.as_bytes())),

@@ -31,9 +31,11 @@ pub enum Field {
 }
 
 /// A parsed JSON object.
-pub trait JsonObject {
+pub trait JsonObject: Sized {
     /// The field `name`.
     fn field(&self, name: &str) -> Field;
+    /// The field `name` when it is an object.
+    fn child(&self, name: &str) -> Option<Self>;
 }
 
 /// The platform's JSON parser.
@@ -133,15 +135,11 @@ fn parse_json_body<J: Json>(
         };
         return Err(invalid(response, now_ms, reason));
     };
-    if let Field::Str(error) = object.field("error") {
-        let text = |name| match object.field(name) {
-            Field::Str(s) => Some(s),
-            _ => None,
-        };
+    if let Some((error, description, uri)) = oauth_error(&object) {
         return Err(TokenError::Server {
             error,
-            description: text("error_description"),
-            uri: text("error_uri"),
+            description,
+            uri,
             status: response.status,
             retry_after_ms: response
                 .retry_after
@@ -156,6 +154,26 @@ fn parse_json_body<J: Json>(
         ));
     }
     Ok(object)
+}
+
+/// The `(error, error_description, error_uri)` of an error body: RFC 6749 §5.2
+/// `{"error": …}`, or InfoLink's `{"result": {"code": …, "message": …}, "status": "error"}`.
+fn oauth_error<O: JsonObject>(object: &O) -> Option<(String, Option<String>, Option<String>)> {
+    let text = |object: &O, name| match object.field(name) {
+        Field::Str(s) => Some(s),
+        _ => None,
+    };
+    if let Some(error) = text(object, "error") {
+        return Some((
+            error,
+            text(object, "error_description"),
+            text(object, "error_uri"),
+        ));
+    }
+    let result = object
+        .child("result")
+        .filter(|_| text(object, "status").as_deref() == Some("error"))?;
+    Some((text(&result, "code")?, text(&result, "message"), None))
 }
 
 /// Parses a token endpoint response. `sent_at_ms` is when the request was sent: `expires_in`

@@ -1,4 +1,5 @@
-//! Newtypes for values that must never be printed: client secrets, passwords and tokens.
+//! Newtypes for values that must never be printed: client secrets, user credentials and
+//! tokens.
 //!
 //! None of them derives `PartialEq` or `Display`; `Debug` prints a fixed placeholder, and the
 //! value is only reachable through an explicit `.expose()`, so a leak shows up in review.
@@ -42,4 +43,12 @@ secret_type!(
 secret_type!(
     /// A refresh token, as received from the token endpoint.
     RefreshToken
+);
+secret_type!(
+    /// A resource owner's username (password grant): personal data, kept out of output too.
+    Username
+);
+secret_type!(
+    /// A resource owner's password (password grant).
+    Password
 );

@@ -371,20 +371,28 @@ fn server_errors_carry_retry_after() {
 }
 
 #[test]
-fn non_oauth_error_body_with_an_error_status() {
-    // Seed 003's API-side error shape, had it come from the token endpoint.
+fn infolink_nested_error_body_is_an_oauth_error() {
+    // Seed 003's API-side shape: {"result":{"code","message"},"status":"error"}.
     let body = fixture("infolink_nonstandard_error.json");
     let error = parse_error(&response(401, "application/json", &body));
     assert_eq!(
         error,
-        TokenError::InvalidResponse {
+        TokenError::Server {
+            error: "invalid_grant".into(),
+            description: Some("Credentials or token is invalid or expired".into()),
+            uri: None,
             status: 401,
-            content_type: "application/json".into(),
-            reason: "an error status without an OAuth error code".into(),
             retry_after_ms: None,
         }
     );
     assert!(!error.retryable());
+}
+
+#[test]
+fn nested_result_without_error_status_is_not_an_oauth_error() {
+    let body = r#"{"result":{"code":"invalid_grant","message":"x"},"status":"ok"}"#;
+    let error = parse_error(&response(401, "application/json", body));
+    assert_eq!(error.code(), "invalid_response");
 }
 
 #[test]

@@ -131,6 +131,16 @@ impl CoreClient {
         self.inner.state.borrow_mut().cache.invalidate();
     }
 
+    /// Drops the cached token if it is still `access_token`; true when it was.
+    #[wasm_bindgen(js_name = invalidateToken)]
+    pub fn invalidate_token(&self, access_token: &str) -> bool {
+        self.inner
+            .state
+            .borrow_mut()
+            .cache
+            .invalidate_token(access_token)
+    }
+
     /// `{ tokenRequests, cacheHits, refreshes, failures }` as counted by the core.
     pub fn stats(&self) -> Object {
         let stats = self.inner.state.borrow().cache.stats();
@@ -280,10 +290,30 @@ fn wait_or_abort(
     })
 }
 
-/// Gets a new token: discovery first if the endpoint is not known yet, then the token request.
+/// Gets a new token: discovery first if the endpoint is not known yet, then the refresh token
+/// if there is one, falling back once to the original grant when it is refused.
 async fn renew(inner: &Inner, cancel: &CancelSwitch) -> Result<Token, TokenError> {
     let (token_url, auth) = endpoint(inner, cancel).await?;
-    let request = token_request(&inner.config, &token_url, auth, Grant::ClientCredentials);
+    let refresh_token = inner.state.borrow().cache.refresh_token().cloned();
+    if let Some(refresh_token) = refresh_token {
+        let grant = Grant::RefreshToken(&refresh_token);
+        match token_exchange(inner, cancel, &token_url, auth, grant).await {
+            Err(error) if inner.state.borrow_mut().cache.refresh_failed(&error) => {}
+            other => return other,
+        }
+    }
+    let grant = Grant::original(&inner.config);
+    token_exchange(inner, cancel, &token_url, auth, grant).await
+}
+
+async fn token_exchange(
+    inner: &Inner,
+    cancel: &CancelSwitch,
+    token_url: &str,
+    auth: AuthMethod,
+    grant: Grant<'_>,
+) -> Result<Token, TokenError> {
+    let request = token_request(&inner.config, token_url, auth, grant);
     let default_ms = inner.config.timing.default_expires_in_ms;
     send_with_retries(inner, cancel, &request, true, |response, sent_at| {
         parse_token_response(&PlatformJson, response, sent_at, now_ms(), default_ms)

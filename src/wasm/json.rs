@@ -24,6 +24,11 @@ impl JsonObject for JsObject {
     fn field(&self, name: &str) -> Field {
         field_of(&self.0, name)
     }
+
+    fn child(&self, name: &str) -> Option<Self> {
+        let value = Reflect::get(&self.0, &JsValue::from_str(name)).ok()?;
+        (value.is_object() && !Array::is_array(&value)).then_some(JsObject(value))
+    }
 }
 
 /// Reads one field of any JS object as the core sees it.

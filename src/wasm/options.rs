@@ -4,14 +4,14 @@
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::config::ConfigInput;
+use crate::config::{ConfigInput, GrantConfig};
 use crate::error::TokenError;
 use crate::response::Field;
-use crate::secret::ClientSecret;
+use crate::secret::{ClientSecret, Password, Username};
 
 use super::json::field_of;
 
-const KNOWN_OPTIONS: [&str; 16] = [
+const KNOWN_OPTIONS: [&str; 18] = [
     "tokenUrl",
     "issuer",
     "keycloak",
@@ -28,6 +28,8 @@ const KNOWN_OPTIONS: [&str; 16] = [
     "maxRetries",
     "allowInsecureHttp",
     "fetch",
+    "grant",
+    "basicAuthEncoding",
 ];
 
 fn wrong_type(name: &str, expected: &str) -> TokenError {
@@ -77,6 +79,35 @@ pub fn read_options(options: &JsValue) -> Result<(ConfigInput, Option<Function>)
         _ => return Err(wrong_type("keycloak", "an object { baseUrl, realm }")),
     };
 
+    let grant = match Reflect::get(options, &"grant".into()).unwrap_or(JsValue::UNDEFINED) {
+        v if v.is_undefined() || v.is_null() => GrantConfig::ClientCredentials,
+        v if v.is_object() => match string(&v, "type")?.as_deref() {
+            Some("client_credentials") => GrantConfig::ClientCredentials,
+            Some("password") => GrantConfig::Password {
+                username: Username::new(
+                    string(&v, "username")?
+                        .ok_or_else(|| wrong_type("grant.username", "a string"))?,
+                ),
+                password: Password::new(
+                    string(&v, "password")?
+                        .ok_or_else(|| wrong_type("grant.password", "a string"))?,
+                ),
+            },
+            _ => {
+                return Err(wrong_type(
+                    "grant.type",
+                    "'client_credentials' or 'password' (with username and password)",
+                ))
+            }
+        },
+        _ => {
+            return Err(wrong_type(
+                "grant",
+                "an object such as { type: 'client_credentials' }",
+            ))
+        }
+    };
+
     let scope = match field_of(options, "scope") {
         Field::Missing | Field::Null => Vec::new(),
         Field::Str(text) => text.split_whitespace().map(str::to_owned).collect(),
@@ -121,6 +152,8 @@ pub fn read_options(options: &JsValue) -> Result<(ConfigInput, Option<Function>)
         client_id: string(options, "clientId")?,
         client_secret: string(options, "clientSecret")?.map(ClientSecret::new),
         auth_method: string(options, "authMethod")?,
+        basic_auth_encoding: string(options, "basicAuthEncoding")?,
+        grant,
         scope,
         extra_params,
         header_name: string(options, "headerName")?,

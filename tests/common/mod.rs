@@ -53,6 +53,13 @@ impl JsonObject for SerdeObject {
             Some(_) => Field::Other,
         }
     }
+
+    fn child(&self, name: &str) -> Option<Self> {
+        match self.0.get(name) {
+            Some(Value::Object(map)) => Some(SerdeObject(map.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// The text of `tests/fixtures/{name}`.
