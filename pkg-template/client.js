@@ -96,7 +96,7 @@ export class TokenClient {
   }
 
   getToken(options) {
-    if (Date.now() < this.#freshUntil && !options?.forceRefresh) {
+    if (Date.now() < this.#freshUntil && !options?.forceRefresh && !options?.signal?.aborted) {
       this.#hits++;
       return Promise.resolve(this.#info.accessToken);
     }
@@ -175,7 +175,7 @@ export class TokenClient {
   }
 
   #current(options) {
-    if (Date.now() < this.#freshUntil && !options?.forceRefresh) {
+    if (Date.now() < this.#freshUntil && !options?.forceRefresh && !options?.signal?.aborted) {
       this.#hits++;
       return Promise.resolve(this.#info);
     }

@@ -201,13 +201,16 @@ impl TokenCache {
     }
 
     /// Records the end of the request in flight and says what its waiters get.
-    pub fn complete(&mut self, now: u64, result: Result<Token, TokenError>) -> Outcome<'_> {
+    pub fn complete(&mut self, now: u64, mut result: Result<Token, TokenError>) -> Outcome<'_> {
         self.flight = None;
+        if let Ok(token) = result.as_mut() {
+            // Kept even when the access token came too late: the server has rotated it.
+            if let Some(rotated) = token.refresh_token.take() {
+                self.refresh_token = Some(rotated);
+            }
+        }
         match result {
-            Ok(mut token) if now < token.expires_at_ms => {
-                if let Some(rotated) = token.refresh_token.take() {
-                    self.refresh_token = Some(rotated);
-                }
+            Ok(token) if now < token.expires_at_ms => {
                 if self.had_token {
                     self.stats.refreshes += 1;
                 }

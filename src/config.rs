@@ -392,7 +392,7 @@ pub fn check_endpoint_url<'a>(
         "https" => Ok(url),
         "http" if allow_insecure_http || is_loopback(host) => Ok(url),
         "http" => Err(config_error(format!(
-            "{option} uses plain http to '{host}', which would send the client secret unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust"
+            "{option} uses plain http to '{host}', which would send credentials and tokens unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust"
         ))),
         _ => Err(config_error(format!("{option} must use https:// (or http:// with allowInsecureHttp)"))),
     }

@@ -124,6 +124,14 @@ fn parse_json_body<J: Json>(
     response: &HttpResponse,
     now_ms: u64,
 ) -> Result<J::Object, TokenError> {
+    // 3xx, or 0 for a browser's opaque redirect: credentials are never sent on.
+    if response.status == 0 || (300..400).contains(&response.status) {
+        return Err(invalid(
+            response,
+            now_ms,
+            "the endpoint answered with a redirect, which is not followed with credentials: configure the final URL",
+        ));
+    }
     let Some(body) = response.body.filter(|body| body.len() <= MAX_BODY_BYTES) else {
         return Err(invalid(response, now_ms, "the body is larger than 1 MiB"));
     };

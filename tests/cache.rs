@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{complete, look, token, Done, Look, T0};
+use common::{complete, look, token, token_with, Done, Look, ACCESS_TOKEN, REFRESH_TOKEN, T0};
 use edge_oauth::cache::{Lookup, Outcome, Stats, TokenCache};
 use edge_oauth::config::Timing;
 use edge_oauth::TokenError;
@@ -570,4 +570,226 @@ fn serve_hands_out_the_cached_token() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+// ---- Refresh tokens -----------------------------------------------------------------------
+
+fn refresh_token_of(cache: &TokenCache) -> Option<&str> {
+    cache.refresh_token().map(|t| t.expose())
+}
+
+fn server_error(code: &str, status: u16) -> TokenError {
+    TokenError::Server {
+        error: code.into(),
+        description: Some("Credentials or token is invalid or expired".into()),
+        uri: None,
+        status,
+        retry_after_ms: None,
+    }
+}
+
+#[test]
+fn a_cold_cache_has_no_refresh_token() {
+    let mut cache = TokenCache::new(Timing::default());
+    assert_eq!(refresh_token_of(&cache), None);
+    look(&mut cache, T0);
+    complete(&mut cache, T0, Ok(token_with(T0, E, "A", None)));
+    assert_eq!(refresh_token_of(&cache), None);
+}
+
+#[test]
+fn the_refresh_token_is_kept_apart_from_the_served_token() {
+    let mut cache = TokenCache::new(Timing::default());
+    look(&mut cache, T0);
+    match cache.complete(T0 + 200, Ok(token(T0, E))) {
+        Outcome::Fresh { token, .. } => {
+            assert_eq!(token.access_token.expose(), ACCESS_TOKEN);
+            assert!(
+                token.refresh_token.is_none(),
+                "waiters get no refresh token"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN));
+    assert!(cache.token().unwrap().refresh_token.is_none());
+    match cache.lookup(T0 + 300) {
+        Lookup::Serve { token, .. } => assert!(token.refresh_token.is_none()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_token_without_a_refresh_token_keeps_the_previous_one() {
+    let mut cache = warm_cache();
+    assert_eq!(look(&mut cache, FRESH_UNTIL), serve(E, FRESH_UNTIL, true));
+    let e2 = FRESH_UNTIL + HOUR;
+    complete(
+        &mut cache,
+        FRESH_UNTIL + 5,
+        Ok(token_with(FRESH_UNTIL, e2, "B", None)),
+    );
+    assert_eq!(cache.token().unwrap().access_token.expose(), "B");
+    assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN));
+}
+
+#[test]
+fn a_rotated_refresh_token_replaces_the_old_one() {
+    let mut cache = warm_cache();
+    assert_eq!(look(&mut cache, FRESH_UNTIL), serve(E, FRESH_UNTIL, true));
+    let e2 = FRESH_UNTIL + HOUR;
+    complete(
+        &mut cache,
+        FRESH_UNTIL + 5,
+        Ok(token_with(FRESH_UNTIL, e2, "B", Some("REFRESH-rotated-2"))),
+    );
+    assert_eq!(refresh_token_of(&cache), Some("REFRESH-rotated-2"));
+    // And again; then a token without one keeps the newest.
+    cache.invalidate();
+    look(&mut cache, FRESH_UNTIL + 10);
+    complete(
+        &mut cache,
+        FRESH_UNTIL + 20,
+        Ok(token_with(
+            FRESH_UNTIL + 10,
+            e2,
+            "C",
+            Some("REFRESH-rotated-3"),
+        )),
+    );
+    cache.invalidate();
+    look(&mut cache, FRESH_UNTIL + 30);
+    complete(
+        &mut cache,
+        FRESH_UNTIL + 40,
+        Ok(token_with(FRESH_UNTIL + 30, e2, "D", None)),
+    );
+    assert_eq!(refresh_token_of(&cache), Some("REFRESH-rotated-3"));
+}
+
+#[test]
+fn a_rotated_refresh_token_on_a_token_expired_on_arrival_is_still_kept() {
+    // The server has rotated the refresh token even though its access token came too late:
+    // the old refresh token is dead and must not be sent again.
+    let mut cache = warm_cache();
+    assert_eq!(look(&mut cache, SERVE_UNTIL), WAIT_START);
+    assert_eq!(
+        complete(
+            &mut cache,
+            SERVE_UNTIL + 1,
+            Ok(token_with(T0, SERVE_UNTIL, "B", Some("REFRESH-rotated-2")))
+        ),
+        Done::Stale {
+            expires_at: E,
+            fresh_until: FRESH_UNTIL
+        }
+    );
+    assert_eq!(refresh_token_of(&cache), Some("REFRESH-rotated-2"));
+}
+
+#[test]
+fn invalidate_and_expiry_keep_the_refresh_token() {
+    let mut cache = warm_cache();
+    cache.invalidate();
+    assert!(cache.token().is_none());
+    assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN));
+
+    let mut cache = warm_cache();
+    assert_eq!(look(&mut cache, E + 1), WAIT_START);
+    assert!(cache.token().is_none(), "the expired token is gone");
+    assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN));
+    // A failed renewal keeps it too.
+    assert_eq!(
+        complete(&mut cache, E + 2, Err(network())),
+        Done::Failed("network".into())
+    );
+    assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN));
+}
+
+#[test]
+fn refresh_failed_with_invalid_grant_drops_the_refresh_token() {
+    for status in [400, 401] {
+        let mut cache = warm_cache();
+        assert!(cache.refresh_failed(&server_error("invalid_grant", status)));
+        assert_eq!(refresh_token_of(&cache), None, "status {status}");
+        // The access token is not the refresh's business.
+        assert_eq!(cache.token().unwrap().access_token.expose(), ACCESS_TOKEN);
+    }
+}
+
+#[test]
+fn refresh_failed_with_other_errors_keeps_the_refresh_token() {
+    let errors = [
+        server_error("invalid_client", 401),
+        server_error("invalid_request", 400),
+        server_error("unauthorized_client", 400),
+        server_error("server_error", 500),
+        TokenError::InvalidResponse {
+            status: 500,
+            content_type: "text/html".into(),
+            reason: "the body is not a JSON object".into(),
+            retry_after_ms: None,
+        },
+        network(),
+        TokenError::Timeout { timeout_ms: 10_000 },
+        TokenError::Aborted,
+    ];
+    for error in errors {
+        let mut cache = warm_cache();
+        assert!(!cache.refresh_failed(&error), "{error:?}");
+        assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN), "{error:?}");
+    }
+}
+
+#[test]
+fn invalidate_token_drops_only_the_token_it_names() {
+    let mut cache = warm_cache();
+    assert!(!cache.invalidate_token("some-other-token"));
+    assert_eq!(cache.token().unwrap().access_token.expose(), ACCESS_TOKEN);
+    assert!(!cache.invalidate_token(""));
+    assert!(!cache.invalidate_token(&format!("Bearer {ACCESS_TOKEN}")));
+    assert_eq!(
+        look(&mut cache, T0 + 1_000),
+        serve(E, FRESH_UNTIL, false),
+        "still served"
+    );
+
+    assert!(cache.invalidate_token(ACCESS_TOKEN));
+    assert!(cache.token().is_none());
+    assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN));
+    assert_eq!(look(&mut cache, T0 + 1_001), WAIT_START);
+}
+
+#[test]
+fn invalidate_token_on_an_empty_cache() {
+    let mut cache = TokenCache::new(Timing::default());
+    assert!(!cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(look(&mut cache, T0), WAIT_START);
+}
+
+#[test]
+fn two_401s_with_the_same_old_token_cause_one_renewal() {
+    let mut cache = warm_cache();
+    // Both callers were handed the token, and the API refused both.
+    assert_eq!(look(&mut cache, T0 + 1_000), serve(E, FRESH_UNTIL, false));
+    assert_eq!(look(&mut cache, T0 + 1_000), serve(E, FRESH_UNTIL, false));
+
+    // The first drops it and renews.
+    assert!(cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(look(&mut cache, T0 + 1_100), WAIT_START);
+    // The second, while the renewal runs: nothing to drop, it joins the flight.
+    assert!(!cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(look(&mut cache, T0 + 1_150), WAIT_JOIN);
+    let e2 = T0 + 1_100 + HOUR;
+    complete(
+        &mut cache,
+        T0 + 1_200,
+        Ok(token_with(T0 + 1_100, e2, "B", None)),
+    );
+
+    // A third, late with the same old token: the new token stays.
+    assert!(!cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(cache.token().unwrap().access_token.expose(), "B");
+    assert_eq!(look(&mut cache, T0 + 1_300), serve(e2, e2 - 60_000, false));
+    assert_eq!(cache.stats().refreshes, 1);
 }

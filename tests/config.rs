@@ -4,9 +4,11 @@
 
 mod common;
 
-use common::{input, SECRET};
-use edge_oauth::config::{is_loopback, AuthMethod, ConfigInput, Endpoint, Timing};
-use edge_oauth::secret::ClientSecret;
+use common::{input, password_input, PASSWORD, SECRET, USERNAME};
+use edge_oauth::config::{
+    is_loopback, AuthMethod, BasicAuthEncoding, ConfigInput, Endpoint, GrantConfig, Timing,
+};
+use edge_oauth::secret::{ClientSecret, Password, Username};
 use edge_oauth::TokenError;
 
 /// Validates `input`, expects a config error, checks the secret is in neither its Display
@@ -232,7 +234,7 @@ fn plain_http_is_refused_with_a_way_to_opt_in() {
     let message = config_error(with_url("http://10.1.2.3:8080/api/v1/oauth2/token"));
     assert_eq!(
         message,
-        "invalid configuration: tokenUrl uses plain http to '10.1.2.3', which would send the client secret unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust"
+        "invalid configuration: tokenUrl uses plain http to '10.1.2.3', which would send credentials and tokens unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust"
     );
     for url in [
         "http://auth.example.test/token",
@@ -615,5 +617,190 @@ fn no_error_message_contains_the_secret() {
     ];
     for case in cases {
         config_error(case);
+    }
+}
+
+// ---- grant and basicAuthEncoding ----------------------------------------------------------
+
+#[test]
+fn grant_and_basic_auth_encoding_defaults() {
+    let config = input().validate().unwrap();
+    assert!(
+        matches!(config.grant, GrantConfig::ClientCredentials),
+        "{:?}",
+        config.grant
+    );
+    assert!(matches!(
+        GrantConfig::default(),
+        GrantConfig::ClientCredentials
+    ));
+    assert!(matches!(
+        ConfigInput::default().grant,
+        GrantConfig::ClientCredentials
+    ));
+    assert_eq!(config.basic_auth_encoding, BasicAuthEncoding::Rfc6749);
+    assert_eq!(BasicAuthEncoding::default(), BasicAuthEncoding::Rfc6749);
+}
+
+#[test]
+fn password_grant_is_kept_as_given() {
+    let config = password_input().validate().unwrap();
+    match &config.grant {
+        GrantConfig::Password { username, password } => {
+            assert_eq!(username.expose(), USERNAME);
+            assert_eq!(password.expose(), PASSWORD);
+        }
+        other => panic!("expected the password grant, got {other:?}"),
+    }
+    // The client's own authentication is unchanged by the grant.
+    assert_eq!(config.client_id, "edge-client");
+    assert_eq!(
+        config.client_secret.as_ref().map(ClientSecret::expose),
+        Some(SECRET)
+    );
+}
+
+#[test]
+fn password_grant_for_a_public_client_needs_no_secret() {
+    let config = ConfigInput {
+        client_secret: None,
+        auth_method: Some("none".into()),
+        ..password_input()
+    }
+    .validate()
+    .unwrap();
+    assert_eq!(config.auth_method, Some(AuthMethod::None));
+    assert!(config.client_secret.is_none());
+    assert!(matches!(config.grant, GrantConfig::Password { .. }));
+}
+
+#[test]
+fn password_grant_with_an_empty_username_is_refused() {
+    let message = config_error(ConfigInput {
+        grant: GrantConfig::Password {
+            username: Username::new(""),
+            password: Password::new(PASSWORD),
+        },
+        ..input()
+    });
+    assert_eq!(
+        message,
+        "invalid configuration: grant.username must not be empty"
+    );
+    assert!(!message.contains(PASSWORD), "{message}");
+}
+
+#[test]
+fn basic_auth_encoding_names() {
+    for (name, encoding) in [
+        ("rfc6749", BasicAuthEncoding::Rfc6749),
+        ("raw", BasicAuthEncoding::Raw),
+    ] {
+        let config = ConfigInput {
+            basic_auth_encoding: Some(name.into()),
+            ..input()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(config.basic_auth_encoding, encoding, "{name}");
+    }
+}
+
+#[test]
+fn bad_basic_auth_encoding_is_refused_naming_the_option() {
+    for bad in ["RAW", "Rfc6749", "rfc 6749", "base64", ""] {
+        let message = config_error(ConfigInput {
+            basic_auth_encoding: Some(bad.into()),
+            ..input()
+        });
+        assert_eq!(
+            message,
+            format!(
+                "invalid configuration: basicAuthEncoding '{bad}' is not supported: use 'rfc6749' (the default) or 'raw'"
+            )
+        );
+    }
+}
+
+#[test]
+fn user_credentials_are_reserved_extra_params() {
+    for name in ["username", "password", "refresh_token"] {
+        let message = config_error(ConfigInput {
+            extra_params: vec![(name.into(), PASSWORD.into())],
+            ..password_input()
+        });
+        assert_eq!(
+            message,
+            format!(
+                "invalid configuration: extraParams: '{name}' is set by the client itself; use the matching option instead"
+            )
+        );
+    }
+}
+
+#[test]
+fn no_error_message_contains_the_username_or_password() {
+    let cases = [
+        ConfigInput {
+            token_url: None,
+            ..password_input()
+        },
+        ConfigInput {
+            token_url: Some("http://auth.example.test/token".into()),
+            ..password_input()
+        },
+        ConfigInput {
+            token_url: Some(format!(
+                "https://{USERNAME}:{PASSWORD}@auth.example.test/token"
+            )),
+            ..password_input()
+        },
+        ConfigInput {
+            client_id: None,
+            ..password_input()
+        },
+        ConfigInput {
+            client_secret: None,
+            ..password_input()
+        },
+        ConfigInput {
+            auth_method: Some("none".into()),
+            ..password_input()
+        },
+        ConfigInput {
+            basic_auth_encoding: Some("utf8".into()),
+            ..password_input()
+        },
+        ConfigInput {
+            scope: vec![format!("{USERNAME} {PASSWORD}")],
+            ..password_input()
+        },
+        ConfigInput {
+            extra_params: vec![("password".into(), PASSWORD.into())],
+            ..password_input()
+        },
+        ConfigInput {
+            grant: GrantConfig::Password {
+                username: Username::new(""),
+                password: Password::new(PASSWORD),
+            },
+            ..input()
+        },
+        ConfigInput {
+            max_retries: Some(-1.0),
+            ..password_input()
+        },
+    ];
+    for case in cases {
+        let error = case.validate().unwrap_err();
+        for text in [
+            error.to_string(),
+            format!("{error:?}"),
+            format!("{error:#?}"),
+        ] {
+            for credential in [USERNAME, PASSWORD, "jane.doe", "p@ss"] {
+                assert!(!text.contains(credential), "{credential:?} in {text}");
+            }
+        }
     }
 }

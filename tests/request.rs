@@ -386,3 +386,86 @@ fn the_secret_appears_only_where_the_method_puts_it() {
     assert!(!none.body.as_deref().unwrap().contains(SECRET));
     assert_eq!(header(&none, "Authorization"), None);
 }
+
+// ---- basicAuthEncoding --------------------------------------------------------------------
+
+fn basic_with_encoding(encoding: Option<&str>, id: &str, secret: &str) -> HttpRequest {
+    request_for(
+        ConfigInput {
+            basic_auth_encoding: encoding.map(str::to_owned),
+            ..with_id_secret(id, secret)
+        },
+        AuthMethod::ClientSecretBasic,
+    )
+}
+
+#[test]
+fn basic_auth_encoding_rfc6749_versus_raw() {
+    // ':' '%' '+' ' ' in both id and secret. Computed with Python:
+    //   rfc6749: base64("svc%3Aa%25b%2Bc+d:S3C%3Ar%25t%2B+y")
+    //   raw:     base64("svc:a%b+c d:S3C:r%t+ y")
+    let (id, secret) = ("svc:a%b+c d", "S3C:r%t+ y");
+    let rfc6749 = "Basic c3ZjJTNBYSUyNWIlMkJjK2Q6UzNDJTNBciUyNXQlMkIreQ==";
+    let raw = "Basic c3ZjOmElYitjIGQ6UzNDOnIldCsgeQ==";
+    for (encoding, expected) in [
+        (None, rfc6749),
+        (Some("rfc6749"), rfc6749),
+        (Some("raw"), raw),
+    ] {
+        let request = basic_with_encoding(encoding, id, secret);
+        assert_eq!(
+            header(&request, "Authorization"),
+            Some(expected),
+            "{encoding:?}"
+        );
+        assert_eq!(
+            request.body.as_deref(),
+            Some("grant_type=client_credentials"),
+            "{encoding:?}"
+        );
+    }
+}
+
+#[test]
+fn basic_auth_encoding_raw_sends_utf8_bytes_as_they_are() {
+    // base64("Aladdin é:sésame") over its UTF-8 bytes.
+    let request = basic_with_encoding(Some("raw"), "Aladdin é", "sésame");
+    assert_eq!(
+        header(&request, "Authorization"),
+        Some("Basic QWxhZGRpbiDDqTpzw6lzYW1l")
+    );
+}
+
+#[test]
+fn basic_auth_encoding_makes_no_difference_without_special_characters() {
+    for encoding in ["rfc6749", "raw"] {
+        let request = basic_with_encoding(Some(encoding), "edge-client", SECRET);
+        assert_eq!(
+            header(&request, "Authorization"),
+            Some("Basic ZWRnZS1jbGllbnQ6U0VDUkVULWM0ZjFlOQ=="),
+            "{encoding}"
+        );
+    }
+}
+
+#[test]
+fn basic_auth_encoding_does_not_change_the_post_body() {
+    // client_secret_post is always form-encoded.
+    for encoding in ["rfc6749", "raw"] {
+        let request = request_for(
+            ConfigInput {
+                basic_auth_encoding: Some(encoding.into()),
+                ..with_id_secret("svc:a%b+c d", "S3C:r%t+ y")
+            },
+            AuthMethod::ClientSecretPost,
+        );
+        assert_eq!(header(&request, "Authorization"), None);
+        assert_eq!(
+            request.body.as_deref(),
+            Some(
+                "grant_type=client_credentials&client_id=svc%3Aa%25b%2Bc+d&client_secret=S3C%3Ar%25t%2B+y"
+            ),
+            "{encoding}"
+        );
+    }
+}

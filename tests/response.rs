@@ -330,6 +330,34 @@ fn infolink_expired_refresh_token() {
 }
 
 #[test]
+fn infolink_invalid_grant_with_the_guide_text() {
+    // InfoLink's answer to an expired refresh token (and to a wrong password), as its guide
+    // shows it: the RFC 6749 shape with the fields in the other order.
+    let body = fixture("error_infolink_invalid_grant.json");
+    let error = parse_error(&response(400, "application/json", &body));
+    assert_eq!(
+        error,
+        TokenError::Server {
+            error: "invalid_grant".into(),
+            description: Some("Credentials or token is invalid or expired".into()),
+            uri: None,
+            status: 400,
+            retry_after_ms: None,
+        }
+    );
+    assert_eq!(error.code(), "invalid_grant");
+    assert_eq!(
+        error.description(),
+        Some("Credentials or token is invalid or expired")
+    );
+    assert!(!error.retryable());
+    assert_eq!(
+        error.to_string(),
+        "token endpoint answered 400 invalid_grant: Credentials or token is invalid or expired"
+    );
+}
+
+#[test]
 fn an_error_on_a_200_is_an_error() {
     let body = fixture("error_on_200.json");
     let error = parse_error(&json_200(&body));
@@ -711,4 +739,15 @@ fn discovery_404_html() {
     assert_eq!(error.code(), "invalid_response");
     assert_eq!(error.status(), Some(404));
     assert!(!error.retryable());
+}
+
+#[test]
+fn a_redirect_from_the_token_endpoint_is_refused() {
+    // 302 from a server, and status 0 for a browser's opaque redirect: never followed.
+    for status in [0, 301, 302, 307, 308] {
+        let error = parse_error(&response(status, "text/html", "<a href=x>moved</a>"));
+        assert_eq!(error.code(), "invalid_response", "status {status}");
+        assert!(error.to_string().contains("redirect"), "{error}");
+        assert!(!error.retryable());
+    }
 }

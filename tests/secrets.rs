@@ -4,14 +4,14 @@
 mod common;
 
 use common::{
-    assert_no_secret, complete, config, fixture, input, json_200, look, token, SerdeJson,
-    ACCESS_TOKEN, REFRESH_TOKEN, SECRET, T0,
+    assert_no_secret, complete, config, fixture, input, json_200, look, password_input, token,
+    SerdeJson, ACCESS_TOKEN, PASSWORD, REFRESH_TOKEN, SECRET, T0, USERNAME,
 };
 use edge_oauth::cache::TokenCache;
-use edge_oauth::config::{AuthMethod, ConfigInput, Timing};
+use edge_oauth::config::{AuthMethod, ConfigInput, GrantConfig, Timing};
 use edge_oauth::request::{token_request, Grant};
 use edge_oauth::response::{parse_metadata, parse_token_response, HttpResponse};
-use edge_oauth::secret::{AccessToken, ClientSecret, RefreshToken};
+use edge_oauth::secret::{AccessToken, ClientSecret, Password, RefreshToken, Username};
 use edge_oauth::TokenError;
 
 /// The JWT in token_jwt_no_expires_in.json.
@@ -35,6 +35,11 @@ fn secrets() -> Vec<String> {
         // base64("edge-client:SECRET-c4f1e9"), and the part of it that encodes the secret alone.
         "ZWRnZS1jbGllbnQ6U0VDUkVULWM0ZjFlOQ==".to_owned(),
         "U0VDUkVULWM0ZjFlOQ".to_owned(),
+        // The password grant's user credentials, raw and form-encoded.
+        USERNAME.to_owned(),
+        PASSWORD.to_owned(),
+        "jane.doe%2Bops%40example.com".to_owned(),
+        "p%40ss+w%26rd%2B1%3D2%25".to_owned(),
     ]
 }
 
@@ -411,4 +416,151 @@ fn the_scan_itself_catches_a_leak() {
     let leaky = format!("oops {}", jwt());
     let caught = std::panic::catch_unwind(|| scan("leaky", &leaky));
     assert!(caught.is_err());
+}
+
+// ---- The password and refresh-token grants -----------------------------------------------
+
+const TOKEN_URL: &str = "https://auth.example.test/oauth2/token";
+
+#[test]
+fn user_credential_newtypes_debug_is_a_placeholder() {
+    let username = Username::new(USERNAME);
+    let password = Password::new(PASSWORD);
+    assert_eq!(format!("{username:?}"), "Username([redacted])");
+    assert_eq!(format!("{password:?}"), "Password([redacted])");
+    assert_eq!(format!("{:#?}", password.clone()), "Password([redacted])");
+    assert_eq!(username.expose(), USERNAME);
+    assert_eq!(password.expose(), PASSWORD);
+}
+
+#[test]
+fn grant_config_debug() {
+    let grant = password_input().grant;
+    let debug = format!("{grant:?}");
+    assert_eq!(
+        debug,
+        "Password { username: Username([redacted]), password: Password([redacted]) }"
+    );
+    scan("GrantConfig (pretty)", &format!("{grant:#?}"));
+}
+
+#[test]
+fn config_with_a_password_grant_debug() {
+    let input = ConfigInput {
+        scope: vec!["banking/read".into()],
+        basic_auth_encoding: Some("raw".into()),
+        ..password_input()
+    };
+    scan("ConfigInput", &format!("{input:?}"));
+    scan("ConfigInput (pretty)", &format!("{input:#?}"));
+    let config = input.validate().unwrap();
+    let debug = format!("{config:?}");
+    scan("Config", &debug);
+    scan("Config (pretty)", &format!("{config:#?}"));
+    assert!(
+        debug.contains(
+            "grant: Password { username: Username([redacted]), password: Password([redacted]) }"
+        ),
+        "{debug}"
+    );
+}
+
+#[test]
+fn grant_debug() {
+    let config = password_input().validate().unwrap();
+    let password = Grant::original(&config);
+    assert_eq!(
+        format!("{password:?}"),
+        "Password { username: Username([redacted]), password: Password([redacted]) }"
+    );
+    scan("Grant::Password (pretty)", &format!("{password:#?}"));
+    let refresh = RefreshToken::new(REFRESH_TOKEN);
+    let grant = Grant::RefreshToken(&refresh);
+    assert_eq!(
+        format!("{grant:?}"),
+        "RefreshToken(RefreshToken([redacted]))"
+    );
+    scan("Grant::RefreshToken (pretty)", &format!("{grant:#?}"));
+}
+
+#[test]
+fn password_and_refresh_request_debug() {
+    let config = password_input().validate().unwrap();
+    let refresh = RefreshToken::new(REFRESH_TOKEN);
+    for auth in [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+    ] {
+        for grant in [Grant::original(&config), Grant::RefreshToken(&refresh)] {
+            let request = token_request(&config, TOKEN_URL, auth, grant);
+            // The body does carry them: the scan below is not vacuous.
+            let body = request.body.as_deref().unwrap();
+            assert!(
+                body.contains("jane.doe%2Bops%40example.com") || body.contains(REFRESH_TOKEN),
+                "{body}"
+            );
+            let what = format!("HttpRequest {auth:?} {grant:?}");
+            let debug = format!("{request:?}");
+            scan(&what, &debug);
+            scan(&format!("{what} (pretty)"), &format!("{request:#?}"));
+            assert!(!debug.contains("grant_type"), "{debug}");
+        }
+    }
+}
+
+#[test]
+fn cache_debug_after_a_refresh_token() {
+    let mut cache = TokenCache::new(Timing::default());
+    look(&mut cache, T0);
+    complete(&mut cache, T0, Ok(token(T0, T0 + 3_600_000)));
+    assert!(cache.refresh_token().is_some());
+    let debug = format!("{cache:?}");
+    scan("TokenCache with a refresh token", &debug);
+    scan("TokenCache (pretty)", &format!("{cache:#?}"));
+    assert!(
+        debug.contains("refresh_token: Some(RefreshToken([redacted]))"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn password_grant_config_errors_never_contain_the_credentials() {
+    let failing = [
+        ConfigInput {
+            grant: GrantConfig::Password {
+                username: Username::new(""),
+                password: Password::new(PASSWORD),
+            },
+            ..input()
+        },
+        ConfigInput {
+            token_url: Some("http://auth.example.test/token".into()),
+            ..password_input()
+        },
+        ConfigInput {
+            basic_auth_encoding: Some("latin1".into()),
+            ..password_input()
+        },
+        ConfigInput {
+            extra_params: vec![("username".into(), USERNAME.into())],
+            ..password_input()
+        },
+    ];
+    for case in failing {
+        let error = case.validate().unwrap_err();
+        assert_eq!(error.code(), "config");
+        scan_error("config with a password grant", &error);
+    }
+}
+
+#[test]
+fn the_scan_catches_the_user_credentials() {
+    for leak in [USERNAME, PASSWORD, "p%40ss+w%26rd%2B1%3D2%25"] {
+        let leaky = format!("grant {{ {leak} }}");
+        assert!(
+            std::panic::catch_unwind(|| scan("leaky", &leaky)).is_err(),
+            "{leak}"
+        );
+    }
 }

@@ -137,9 +137,10 @@ impl Fetcher {
             init.set_body(&JsValue::from_str(body));
         }
         init.set_signal(Some(&controller.signal()));
-        // A redirected POST would carry the credentials to wherever it points: refuse it.
+        // A redirected POST would carry the credentials to wherever it points: not followed
+        // (the core refuses the 3xx). workerd knows only "follow" and "manual".
         init.set_redirect(if request.method == "POST" {
-            RequestRedirect::Error
+            RequestRedirect::Manual
         } else {
             RequestRedirect::Follow
         });

@@ -123,8 +123,9 @@ pub fn read_options(options: &JsValue) -> Result<(ConfigInput, Option<Function>)
         }
         for key in Object::keys(extra.unchecked_ref::<Object>()).iter() {
             let key = key.as_string().unwrap_or_default();
-            let value =
-                string(&extra, &key)?.ok_or_else(|| wrong_type("extraParams values", "strings"))?;
+            let Field::Str(value) = field_of(&extra, &key) else {
+                return Err(wrong_type(&format!("extraParams.{key}"), "a string"));
+            };
             extra_params.push((key, value));
         }
     }

@@ -7,9 +7,9 @@
 use std::path::PathBuf;
 
 use edge_oauth::cache::{Lookup, Outcome, TokenCache};
-use edge_oauth::config::{Config, ConfigInput};
+use edge_oauth::config::{Config, ConfigInput, GrantConfig};
 use edge_oauth::response::{Field, HttpResponse, Json, JsonObject, Token};
-use edge_oauth::secret::{AccessToken, ClientSecret, RefreshToken};
+use edge_oauth::secret::{AccessToken, ClientSecret, Password, RefreshToken, Username};
 use serde_json::{Map, Value};
 
 /// The client secret used throughout; no output may ever contain it.
@@ -18,6 +18,10 @@ pub const SECRET: &str = "SECRET-c4f1e9";
 pub const ACCESS_TOKEN: &str = "TOKEN-a83f27-opaque";
 /// The refresh token in the fixtures.
 pub const REFRESH_TOKEN: &str = "REFRESH-5d9e01";
+/// The resource owner's username for the password grant: personal data, never printed.
+pub const USERNAME: &str = "jane.doe+ops@example.com";
+/// The resource owner's password: '@', ' ', '&', '+', '=' and '%' all need form-encoding.
+pub const PASSWORD: &str = "p@ss w&rd+1=2%";
 /// 2023-11-14T22:13:20Z in milliseconds: the fake clock's starting point.
 pub const T0: u64 = 1_700_000_000_000;
 
@@ -96,6 +100,17 @@ pub fn input() -> ConfigInput {
     }
 }
 
+/// `input()` with the password grant for `USERNAME` / `PASSWORD`.
+pub fn password_input() -> ConfigInput {
+    ConfigInput {
+        grant: GrantConfig::Password {
+            username: Username::new(USERNAME),
+            password: Password::new(PASSWORD),
+        },
+        ..input()
+    }
+}
+
 /// `input()` after validation.
 pub fn config() -> Config {
     input().validate().expect("the base configuration is valid")
@@ -110,6 +125,20 @@ pub fn token(issued_at: u64, expires_at: u64) -> Token {
         expires_at_ms: expires_at,
         scope: None,
         refresh_token: Some(RefreshToken::new(REFRESH_TOKEN)),
+    }
+}
+
+/// A token with the given access token and refresh token (if any).
+pub fn token_with(
+    issued_at: u64,
+    expires_at: u64,
+    access_token: &str,
+    refresh_token: Option<&str>,
+) -> Token {
+    Token {
+        access_token: AccessToken::new(access_token),
+        refresh_token: refresh_token.map(RefreshToken::new),
+        ..token(issued_at, expires_at)
     }
 }
 

@@ -1,0 +1,725 @@
+// End-to-end failure handling of the built package (pkg/node.js): unreachable and hanging
+// servers, scripted faults (tests/support/fixture-server.mjs), stale-if-error, AbortSignal,
+// configuration errors and the custom fetch option.
+// Run: node --test tests/resilience.test.mjs
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+
+import { TokenClient, TokenError } from '../pkg/node.js';
+import { closedPortUrl, startHangingServer } from './support/auth-server.mjs';
+import {
+  assertNoLeak,
+  countingFetch,
+  jwtPayload,
+  rejectsWith,
+  sleep,
+  throwsConfig,
+  unsignedJwt,
+  waitFor,
+} from './support/e2e-helpers.mjs';
+import { startFixtureServer } from './support/fixture-server.mjs';
+
+const SECRET = 'fixture-secret-Hq47Lm';
+const ID = 'fixture-client';
+const TOKEN_PATH = '/token';
+
+const okBody = (accessToken, extra = {}) => ({ access_token: accessToken, token_type: 'Bearer', expires_in: 300, ...extra });
+
+describe('unreachable and slow servers', () => {
+  it("a closed port → 'network' (retried: 1 + maxRetries attempts)", async () => {
+    const url = `${await closedPortUrl()}/token`;
+    const counting = countingFetch();
+    const client = new TokenClient({ tokenUrl: url, clientId: ID, clientSecret: SECRET, maxRetries: 2, fetch: counting.fetch });
+    const err = await rejectsWith(client.getToken(), TokenError, 'network', { status: undefined, retryable: true });
+    assert.equal(counting.calls.length, 3, 'network errors are retried maxRetries times');
+    assert.equal(client.stats().tokenRequests, 3);
+    assert.equal(client.stats().failures, 1);
+    assertNoLeak({ error: err, stats: client.stats(), secrets: [SECRET] });
+  });
+
+  it("a hanging server → 'timeout' within timeoutMs", async () => {
+    const hanging = await startHangingServer();
+    try {
+      const client = new TokenClient({ tokenUrl: `${hanging.url}/token`, clientId: ID, clientSecret: SECRET, timeoutMs: 300, maxRetries: 0 });
+      const started = Date.now();
+      await rejectsWith(client.getToken(), TokenError, 'timeout', { retryable: true, status: undefined });
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 250, `gave up after ${elapsed} ms, before the timeout`);
+      assert.ok(elapsed < 1500, `gave up after ${elapsed} ms`);
+      assert.equal(hanging.connections, 1);
+    } finally {
+      await hanging.close();
+    }
+  });
+
+  it('timeouts are retried, each attempt with its own timeout', async () => {
+    const hanging = await startHangingServer();
+    try {
+      const client = new TokenClient({ tokenUrl: `${hanging.url}/token`, clientId: ID, clientSecret: SECRET, timeoutMs: 200, maxRetries: 1 });
+      const started = Date.now();
+      await rejectsWith(client.getToken(), TokenError, 'timeout');
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 380, `two attempts of 200 ms took ${elapsed} ms`);
+      assert.ok(elapsed < 2500, `took ${elapsed} ms`);
+      assert.equal(hanging.connections, 2);
+      assert.equal(client.stats().tokenRequests, 2);
+    } finally {
+      await hanging.close();
+    }
+  });
+});
+
+describe('scripted responses (fixture server)', () => {
+  let fx;
+  let tokenUrl;
+  before(async () => {
+    fx = await startFixtureServer();
+    tokenUrl = `${fx.url}${TOKEN_PATH}`;
+  });
+  after(async () => {
+    await fx?.close();
+  });
+  beforeEach(() => fx.reset());
+
+  const make = (options = {}) => new TokenClient({ tokenUrl, clientId: ID, clientSecret: SECRET, ...options });
+
+  describe('retries', () => {
+    it('503 then 200 → retried once, success, 2 requests', async () => {
+      fx.script(TOKEN_PATH, [
+        { status: 503, body: { error: 'temporarily_unavailable' } },
+        { status: 200, body: okBody('tok-after-503') },
+      ]);
+      const client = make();
+      assert.equal(await client.getToken(), 'tok-after-503');
+      assert.equal(fx.count(TOKEN_PATH), 2);
+      assert.deepEqual(client.stats(), { tokenRequests: 2, cacheHits: 0, refreshes: 0, failures: 0 });
+    });
+
+    it('408 and 500 are retried too', async () => {
+      fx.script(TOKEN_PATH, [
+        { status: 408, body: '' },
+        { status: 500, body: { error: 'server_error' } },
+        { status: 200, body: okBody('tok-after-408-500') },
+      ]);
+      const client = make();
+      assert.equal(await client.getToken(), 'tok-after-408-500');
+      assert.equal(fx.count(TOKEN_PATH), 3);
+    });
+
+    it('gives up after maxRetries retries with the last error', async () => {
+      fx.script(TOKEN_PATH, { status: 500, body: { error: 'server_error', error_description: 'down' } });
+      const client = make({ maxRetries: 2 });
+      const err = await rejectsWith(client.getToken(), TokenError, 'server_error', { status: 500, description: 'down', retryable: true });
+      assert.equal(fx.count(TOKEN_PATH), 3);
+      assert.deepEqual(client.stats(), { tokenRequests: 3, cacheHits: 0, refreshes: 0, failures: 1 });
+      assertNoLeak({ error: err, stats: client.stats(), secrets: [SECRET] });
+    });
+
+    it('maxRetries 0 → exactly one attempt', async () => {
+      fx.script(TOKEN_PATH, { status: 503, body: { error: 'temporarily_unavailable' } });
+      const client = make({ maxRetries: 0 });
+      await rejectsWith(client.getToken(), TokenError, 'temporarily_unavailable', { status: 503 });
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+
+    it('429 with Retry-After: 1 → the retry waits about 1 s', async () => {
+      fx.script(TOKEN_PATH, [
+        { status: 429, headers: { 'retry-after': '1' }, body: { error: 'slow_down' } },
+        { status: 200, body: okBody('tok-after-429') },
+      ]);
+      const counting = countingFetch();
+      const client = make({ fetch: counting.fetch });
+      assert.equal(await client.getToken(), 'tok-after-429');
+      assert.equal(fx.count(TOKEN_PATH), 2);
+      const gap = counting.calls[1].at - counting.calls[0].at;
+      assert.ok(gap >= 900, `the retry came ${gap} ms after the first attempt`);
+      assert.ok(gap < 3000, `the retry came ${gap} ms after the first attempt`);
+    });
+
+    it('503 with Retry-After as an HTTP date → waits until then', async () => {
+      const at = new Date(Date.now() + 2000).toUTCString(); // whole seconds: 1-2 s from now
+      fx.script(TOKEN_PATH, [
+        { status: 503, headers: { 'retry-after': at }, body: { error: 'temporarily_unavailable' } },
+        { status: 200, body: okBody('tok-after-date') },
+      ]);
+      const counting = countingFetch();
+      const client = make({ fetch: counting.fetch });
+      assert.equal(await client.getToken(), 'tok-after-date');
+      const gap = counting.calls[1].at - counting.calls[0].at;
+      assert.ok(gap >= 900, `the retry came ${gap} ms after the first attempt`);
+      assert.ok(gap < 3500, `the retry came ${gap} ms after the first attempt`);
+    });
+
+    it('Retry-After is capped at 30 s (seconds and HTTP-date forms)', async () => {
+      // The retry wait is a setTimeout (looked up on the global object when called): record
+      // the waits and run the long ones at once instead of waiting for real.
+      const realSetTimeout = globalThis.setTimeout;
+      const waits = [];
+      const isRetryWait = (ms) => ms >= 29_000 && ms <= 4_000_000;
+      globalThis.setTimeout = function patchedSetTimeout(fn, ms, ...args) {
+        if (isRetryWait(ms)) {
+          waits.push(ms);
+          return realSetTimeout(fn, 0, ...args);
+        }
+        return realSetTimeout(fn, ms, ...args);
+      };
+      try {
+        fx.script(TOKEN_PATH, [
+          { status: 503, headers: { 'retry-after': '120' }, body: { error: 'temporarily_unavailable' } },
+          { status: 200, body: okBody('tok-capped-seconds') },
+        ]);
+        assert.equal(await make({ timeoutMs: 5000 }).getToken(), 'tok-capped-seconds');
+        assert.deepEqual(waits, [30_000]);
+
+        waits.length = 0;
+        fx.reset();
+        const inAnHour = new Date(Date.now() + 3_600_000).toUTCString();
+        fx.script(TOKEN_PATH, [
+          { status: 429, headers: { 'retry-after': inAnHour }, body: { error: 'slow_down' } },
+          { status: 200, body: okBody('tok-capped-date') },
+        ]);
+        assert.equal(await make({ timeoutMs: 5000 }).getToken(), 'tok-capped-date');
+        assert.deepEqual(waits, [30_000]);
+        assert.equal(fx.count(TOKEN_PATH), 2);
+      } finally {
+        globalThis.setTimeout = realSetTimeout;
+      }
+    });
+
+    for (const [status, error] of [[400, 'invalid_request'], [401, 'invalid_client'], [403, 'unauthorized_client'], [404, 'not_found']]) {
+      it(`${status} ${error} is never retried (1 request)`, async () => {
+        fx.script(TOKEN_PATH, [
+          { status, body: { error, error_description: `desc ${error}`, error_uri: 'https://errors.example/x' } },
+          { status: 200, body: okBody('never-reached') },
+        ]);
+        const client = make({ maxRetries: 3 });
+        await rejectsWith(client.getToken(), TokenError, error, {
+          status,
+          description: `desc ${error}`,
+          uri: 'https://errors.example/x',
+          retryable: false,
+        });
+        assert.equal(fx.count(TOKEN_PATH), 1);
+        assert.equal(client.stats().tokenRequests, 1);
+      });
+    }
+  });
+
+  describe('unusable responses', () => {
+    it('an HTML 502 → invalid_response with status and content type, never the body', async () => {
+      const marker = 'UPSTREAM-SECRET-PAGE-TEXT-7731';
+      const html = `<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>${marker}</p></body></html>`;
+      fx.script(TOKEN_PATH, { status: 502, headers: { 'content-type': 'text/html; charset=utf-8' }, body: html });
+      const client = make({ maxRetries: 0 });
+      const err = await rejectsWith(client.getToken(), TokenError, 'invalid_response', { status: 502, retryable: true });
+      assert.match(err.message, /502/);
+      assert.match(err.message, /text\/html/);
+      for (const text of [err.message, String(err), err.stack, JSON.stringify(err)]) {
+        assert.ok(!text.includes(marker), `the body leaked: ${text}`);
+        assert.ok(!text.includes('<html') && !text.includes('<h1>'), `HTML leaked: ${text}`);
+      }
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+
+    it('an HTML 502 is retried like any 5xx', async () => {
+      fx.script(TOKEN_PATH, [
+        { status: 502, headers: { 'content-type': 'text/html' }, body: '<html><body>Bad Gateway</body></html>' },
+        { status: 200, body: okBody('tok-after-html') },
+      ]);
+      const client = make();
+      assert.equal(await client.getToken(), 'tok-after-html');
+      assert.equal(fx.count(TOKEN_PATH), 2);
+    });
+
+    it('an HTML 200 (a login page) → invalid_response, not retried', async () => {
+      fx.script(TOKEN_PATH, { status: 200, headers: { 'content-type': 'text/html' }, body: '<html><body>Please sign in LOGIN-PAGE-42</body></html>' });
+      const client = make();
+      const err = await rejectsWith(client.getToken(), TokenError, 'invalid_response', { status: 200, retryable: false });
+      assert.match(err.message, /text\/html/);
+      assert.ok(!err.message.includes('LOGIN-PAGE-42'));
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+
+    it('an empty 200 body → invalid_response', async () => {
+      fx.script(TOKEN_PATH, { status: 200, headers: { 'content-type': 'application/json' }, body: '' });
+      const client = make();
+      const err = await rejectsWith(client.getToken(), TokenError, 'invalid_response', { status: 200 });
+      assert.match(err.message, /200/);
+      assert.match(err.message, /application\/json/);
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+
+    it('a 200 carrying {"error":"invalid_scope"} → code invalid_scope', async () => {
+      fx.script(TOKEN_PATH, { status: 200, body: { error: 'invalid_scope', error_description: 'scope x is unknown' } });
+      const client = make({ scope: 'x' });
+      await rejectsWith(client.getToken(), TokenError, 'invalid_scope', { status: 200, description: 'scope x is unknown', retryable: false });
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+
+    it('refused token responses never put the token into the error', async () => {
+      const leaked = 'LEAKY-ACCESS-TOKEN-5521';
+      const cases = [
+        { status: 200, body: { access_token: leaked, token_type: 'Bearer', expires_in: 'soon' } },
+        { status: 200, body: { access_token: leaked, token_type: 42, expires_in: 60 } },
+        { status: 200, body: `{"access_token":"${leaked}", "expires_in": 60` }, // truncated JSON
+        { status: 500, body: { access_token: leaked } }, // success fields on an error status
+      ];
+      for (const response of cases) {
+        fx.reset();
+        fx.script(TOKEN_PATH, response);
+        const client = make({ maxRetries: 0 });
+        const err = await rejectsWith(client.getToken(), TokenError, 'invalid_response', { status: response.status });
+        assertNoLeak({ error: err, stats: client.stats(), secrets: [leaked, SECRET] });
+      }
+    });
+  });
+
+  describe('single flight and failures', () => {
+    it('a failure rejects every concurrent waiter with the same error; the next call tries again', async () => {
+      fx.script(TOKEN_PATH, { status: 400, delayMs: 150, body: { error: 'invalid_request', error_description: 'nope' } });
+      const client = make();
+      const results = await Promise.allSettled(Array.from({ length: 50 }, () => client.getToken()));
+      assert.equal(fx.count(TOKEN_PATH), 1, 'one request for all waiters');
+      assert.ok(results.every((r) => r.status === 'rejected'));
+      const first = results[0].reason;
+      assert.ok(first instanceof TokenError);
+      assert.equal(first.code, 'invalid_request');
+      for (const r of results) {
+        assert.equal(r.reason.code, first.code);
+        assert.equal(r.reason.status, 400);
+        assert.equal(r.reason.message, first.message);
+      }
+      assert.equal(client.stats().failures, 1);
+
+      // No poisoning: the failure is not cached.
+      fx.script(TOKEN_PATH, { status: 200, delayMs: 50, body: okBody('tok-after-failure') });
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => client.getToken()));
+      assert.deepEqual(new Set(tokens), new Set(['tok-after-failure']));
+      assert.equal(fx.count(TOKEN_PATH), 2);
+      assert.deepEqual(client.stats(), { tokenRequests: 2, cacheHits: 0, refreshes: 0, failures: 1 });
+    });
+
+    it('sends a form-encoded client_credentials POST with basic auth by default', async () => {
+      fx.script(TOKEN_PATH, { status: 200, body: okBody('tok-form') });
+      const client = make({ scope: ['a', 'b'], extraParams: { audience: 'https://api.example' } });
+      await client.getToken();
+      const [req] = fx.requestsFor(TOKEN_PATH);
+      assert.equal(req.method, 'POST');
+      assert.match(req.headers['content-type'], /^application\/x-www-form-urlencoded/);
+      const form = new URLSearchParams(req.body);
+      assert.equal(form.get('grant_type'), 'client_credentials');
+      assert.equal(form.get('scope'), 'a b');
+      assert.equal(form.get('audience'), 'https://api.example');
+      assert.equal(form.get('client_secret'), null);
+      const basic = Buffer.from(req.headers.authorization.replace(/^Basic /, ''), 'base64').toString();
+      assert.equal(basic, `${ID}:${SECRET}`);
+    });
+  });
+
+  describe('discovery (fixture)', () => {
+    const OIDC = '/.well-known/openid-configuration';
+    const RFC8414 = '/.well-known/oauth-authorization-server';
+
+    it('falls back to /.well-known/oauth-authorization-server when the OpenID document is missing', async () => {
+      fx.script(OIDC, { status: 404, body: { error: 'not_found' } });
+      fx.script(RFC8414, { status: 200, body: { issuer: fx.url, token_endpoint: tokenUrl } });
+      fx.script(TOKEN_PATH, { status: 200, body: okBody('tok-rfc8414') });
+      const client = new TokenClient({ issuer: fx.url, clientId: ID, clientSecret: SECRET });
+      assert.equal(await client.getToken(), 'tok-rfc8414');
+      assert.equal(fx.count(OIDC), 1);
+      assert.equal(fx.count(RFC8414), 1);
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+
+    it('uses client_secret_post when the metadata lists only that method and none was chosen', async () => {
+      fx.script(OIDC, { status: 200, body: { issuer: fx.url, token_endpoint: tokenUrl, token_endpoint_auth_methods_supported: ['client_secret_post'] } });
+      fx.script(TOKEN_PATH, { status: 200, body: okBody('tok-post-by-metadata') });
+      const client = new TokenClient({ issuer: fx.url, clientId: ID, clientSecret: SECRET });
+      assert.equal(await client.getToken(), 'tok-post-by-metadata');
+      const [req] = fx.requestsFor(TOKEN_PATH);
+      assert.equal(req.headers.authorization, undefined);
+      const form = new URLSearchParams(req.body);
+      assert.equal(form.get('client_id'), ID);
+      assert.equal(form.get('client_secret'), SECRET);
+    });
+
+    it('a failed discovery is not cached: the next call discovers again', async () => {
+      fx.script(OIDC, [
+        { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>maintenance DISCOVERY-PAGE</html>' },
+        { status: 200, body: { issuer: fx.url, token_endpoint: tokenUrl } },
+      ]);
+      fx.script(TOKEN_PATH, { status: 200, body: okBody('tok-after-discovery-failure') });
+      const client = new TokenClient({ issuer: fx.url, clientId: ID, clientSecret: SECRET });
+      const err = await rejectsWith(client.getToken(), TokenError, 'invalid_response', { status: 200 });
+      assert.ok(!err.message.includes('DISCOVERY-PAGE'));
+      assert.equal(fx.count(TOKEN_PATH), 0);
+      assert.equal(await client.getToken(), 'tok-after-discovery-failure');
+      assert.equal(fx.count(OIDC), 2);
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+  });
+
+  describe('token types', () => {
+    it("a DPoP token type is reported and used in authorizationHeader()", async () => {
+      fx.script(TOKEN_PATH, { status: 200, body: { access_token: 'tok-dpop', token_type: 'DPoP', expires_in: 60 } });
+      const client = make();
+      assert.equal((await client.getTokenInfo()).tokenType, 'DPoP');
+      assert.deepEqual(await client.authorizationHeader(), ['Authorization', 'DPoP tok-dpop']);
+    });
+  });
+
+  describe('expiry', () => {
+    it('expires_in as a string is accepted; expiresAt counts from the send time', async () => {
+      fx.script(TOKEN_PATH, { status: 200, delayMs: 400, body: { access_token: 'opaque-string-ttl', token_type: 'Bearer', expires_in: '120' } });
+      const counting = countingFetch();
+      const client = make({ fetch: counting.fetch });
+      const info = await client.getTokenInfo();
+      const received = Date.now();
+      const sentAt = counting.calls[0].at;
+      assert.equal(info.accessToken, 'opaque-string-ttl');
+      assert.ok(Math.abs(info.expiresAt - (sentAt + 120_000)) <= 50, `expiresAt ${info.expiresAt} vs sent ${sentAt} + 120 s`);
+      assert.ok(info.expiresAt <= received + 120_000 - 300, 'not counted from the receipt time');
+    });
+
+    it('no expires_in: the JWT exp is used', async () => {
+      const exp = Math.floor(Date.now() / 1000) + 90;
+      const jwt = unsignedJwt({ sub: 'x', exp });
+      fx.script(TOKEN_PATH, { status: 200, body: { access_token: jwt, token_type: 'Bearer' } });
+      const info = await make().getTokenInfo();
+      assert.equal(info.accessToken, jwt);
+      assert.equal(info.expiresAt, exp * 1000);
+    });
+
+    it('a JWT exp earlier than expires_in wins', async () => {
+      const exp = Math.floor(Date.now() / 1000) + 90;
+      const jwt = unsignedJwt({ sub: 'x', exp });
+      fx.script(TOKEN_PATH, { status: 200, body: { access_token: jwt, token_type: 'Bearer', expires_in: 3600 } });
+      const info = await make().getTokenInfo();
+      assert.equal(info.expiresAt, exp * 1000);
+    });
+
+    it('an expires_in earlier than the JWT exp wins', async () => {
+      const jwt = unsignedJwt({ sub: 'x', exp: Math.floor(Date.now() / 1000) + 3600 });
+      fx.script(TOKEN_PATH, { status: 200, body: { access_token: jwt, token_type: 'Bearer', expires_in: 60 } });
+      const before = Date.now();
+      const info = await make().getTokenInfo();
+      assert.ok(info.expiresAt >= before + 60_000 && info.expiresAt <= Date.now() + 60_000, `expiresAt ${info.expiresAt}`);
+    });
+
+    it('neither expires_in nor a JWT: defaultExpiresInSeconds', async () => {
+      fx.script(TOKEN_PATH, { status: 200, body: { access_token: 'opaque-no-ttl', token_type: 'Bearer' } });
+      const before = Date.now();
+      const info = await make({ defaultExpiresInSeconds: 42 }).getTokenInfo();
+      assert.ok(info.expiresAt >= before + 42_000 && info.expiresAt <= Date.now() + 42_000, `expiresAt ${info.expiresAt}`);
+    });
+
+    it('stale-if-error: the old token serves through failed refreshes until expiresAt, never after', async () => {
+      fx.script(TOKEN_PATH, [
+        { status: 200, body: { access_token: 'tok-stale-ok', token_type: 'Bearer', expires_in: 4 } },
+        { status: 500, body: { error: 'server_error', error_description: 'refresh failed' } },
+      ]);
+      const client = make({ refreshAheadSeconds: 3, expiryMarginSeconds: 1, maxRetries: 0 });
+      const info = await client.getTokenInfo();
+      assert.equal(info.accessToken, 'tok-stale-ok');
+      const expiresAt = info.expiresAt;
+      assert.ok(expiresAt > Date.now() + 3500, 'a 4-second token');
+
+      const log = []; // { at, token?, code? }
+      while (Date.now() < expiresAt + 700) {
+        try {
+          const token = await client.getToken();
+          log.push({ at: Date.now(), token });
+        } catch (err) {
+          log.push({ at: Date.now(), code: err.code, status: err.status });
+        }
+        await sleep(100);
+      }
+
+      const served = log.filter((e) => e.token !== undefined);
+      const failed = log.filter((e) => e.token === undefined);
+      assert.ok(served.every((e) => e.token === 'tok-stale-ok'));
+      assert.ok(served.every((e) => e.at < expiresAt), 'never served after expiresAt');
+      // In the margin window (last second) the refresh has failed, and the old token still serves.
+      assert.ok(served.some((e) => e.at >= expiresAt - 1000 + 50), `served in the margin window: ${JSON.stringify(log.map((e) => [e.at - expiresAt, e.token ?? e.code]))}`);
+      // In the refresh-ahead window, before the margin.
+      assert.ok(served.some((e) => e.at >= expiresAt - 3000 && e.at < expiresAt - 1000), 'served in the refresh window');
+      assert.ok(failed.length >= 3, `calls after expiry fail: ${JSON.stringify(log.map((e) => [e.at - expiresAt, e.token ?? e.code]))}`);
+      assert.ok(failed.every((e) => e.at >= expiresAt - 20 && e.code === 'server_error' && e.status === 500), JSON.stringify(failed));
+      const stats = client.stats();
+      assert.ok(stats.failures >= 2, `failures ${stats.failures}`);
+      assert.equal(stats.refreshes, 0);
+      assert.equal(stats.tokenRequests, fx.count(TOKEN_PATH));
+
+      // The server recovers: the next call gets a new token.
+      fx.script(TOKEN_PATH, { status: 200, body: okBody('tok-recovered') });
+      assert.equal(await client.getToken(), 'tok-recovered');
+    });
+
+    it('a 2-second token with the default 60 s refresh-ahead still serves half its lifetime from memory', async () => {
+      fx.script(TOKEN_PATH, [
+        { status: 200, body: { access_token: 'tok-short-1', token_type: 'Bearer', expires_in: 2 } },
+        { status: 200, body: { access_token: 'tok-short-2', token_type: 'Bearer', expires_in: 2 } },
+      ]);
+      const client = make(); // refreshAheadSeconds 60, expiryMarginSeconds 10: both longer than the token
+      const { expiresAt } = await client.getTokenInfo();
+      const issued = expiresAt - 2000;
+      while (Date.now() < issued + 850) {
+        assert.equal(await client.getToken(), 'tok-short-1');
+        await sleep(50);
+      }
+      assert.equal(fx.count(TOKEN_PATH), 1, 'no request during the first half of the lifetime');
+      // After half the lifetime the next call triggers (at most) one refresh.
+      await sleep(Math.max(0, issued + 1100 - Date.now()));
+      const t = await client.getToken();
+      assert.ok(t === 'tok-short-1' || t === 'tok-short-2');
+      await waitFor(() => fx.count(TOKEN_PATH) === 2, 1500, 'the refresh');
+      assert.equal(await client.getToken(), 'tok-short-2');
+      assert.equal(fx.count(TOKEN_PATH), 2);
+    });
+
+    it('a token in the refresh-ahead window is served at once while one background refresh runs', async () => {
+      fx.script(TOKEN_PATH, [
+        { status: 200, body: { access_token: 'tok-old', token_type: 'Bearer', expires_in: 4 } },
+        { status: 200, delayMs: 300, body: okBody('tok-new') },
+      ]);
+      const client = make({ refreshAheadSeconds: 3, expiryMarginSeconds: 1 });
+      const { expiresAt } = await client.getTokenInfo();
+      // Fresh: no I/O.
+      assert.equal(await client.getToken(), 'tok-old');
+      assert.equal(fx.count(TOKEN_PATH), 1);
+      // Short tokens serve at least half their lifetime: the refresh window opens at 2 s left.
+      await sleep(Math.max(0, expiresAt - 2000 - Date.now() + 100));
+      const started = Date.now();
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => client.getToken()));
+      assert.ok(Date.now() - started < 200, 'served without waiting for the refresh');
+      assert.deepEqual(new Set(tokens), new Set(['tok-old']));
+      await waitFor(() => fx.count(TOKEN_PATH) === 2, 2000, 'the background refresh');
+      await sleep(400);
+      assert.equal(fx.count(TOKEN_PATH), 2, 'exactly one background refresh');
+      assert.equal(await client.getToken(), 'tok-new');
+      assert.equal(client.stats().refreshes, 1);
+    });
+  });
+
+  describe('AbortSignal', () => {
+    it("an aborted caller gets 'aborted' while another caller of the same flight gets the token", async () => {
+      fx.script(TOKEN_PATH, { status: 200, delayMs: 500, body: okBody('tok-shared-flight') });
+      const client = make();
+      const controller = new AbortController();
+      const started = Date.now();
+      const aborted = client.getToken({ signal: controller.signal });
+      const other = client.getToken();
+      setTimeout(() => controller.abort(), 50);
+      await rejectsWith(aborted, TokenError, 'aborted', { retryable: false });
+      assert.ok(Date.now() - started < 400, 'the aborted caller did not wait for the response');
+      assert.equal(await other, 'tok-shared-flight');
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+
+    it('two callers with signals: the one that aborts leaves, the other still gets the token', async () => {
+      fx.script(TOKEN_PATH, { status: 200, delayMs: 300, body: okBody('tok-two-signals') });
+      const client = make();
+      const c1 = new AbortController();
+      const c2 = new AbortController();
+      const stays = client.getToken({ signal: c1.signal }); // this one started the flight
+      const leaves = client.getToken({ signal: c2.signal });
+      setTimeout(() => c2.abort(), 30);
+      await rejectsWith(leaves, TokenError, 'aborted');
+      assert.equal(await stays, 'tok-two-signals');
+      assert.equal(fx.count(TOKEN_PATH), 1);
+      assert.equal(await client.getToken(), 'tok-two-signals', 'the token was cached');
+      assert.equal(fx.count(TOKEN_PATH), 1);
+    });
+
+    it('an aborted caller of getTokenInfo / authorizationHeader also gets aborted', async () => {
+      fx.script(TOKEN_PATH, { status: 200, delayMs: 300, body: okBody('tok-info-abort') });
+      const client = make();
+      const c1 = new AbortController();
+      const c2 = new AbortController();
+      const p1 = client.getTokenInfo({ signal: c1.signal });
+      const p2 = client.authorizationHeader({ signal: c2.signal });
+      const p3 = client.getToken();
+      c1.abort();
+      c2.abort();
+      await rejectsWith(p1, TokenError, 'aborted');
+      await rejectsWith(p2, TokenError, 'aborted');
+      assert.equal(await p3, 'tok-info-abort');
+    });
+
+    it('a single aborted caller cancels the request (the server sees the connection close)', async () => {
+      let requests = 0;
+      let closedConnections = 0;
+      const hang = http.createServer((req, res) => {
+        requests += 1;
+        req.resume();
+        res.on('close', () => { closedConnections += 1; });
+      });
+      hang.listen(0, '127.0.0.1');
+      await once(hang, 'listening');
+      try {
+        const client = new TokenClient({ tokenUrl: `http://127.0.0.1:${hang.address().port}/token`, clientId: ID, clientSecret: SECRET, timeoutMs: 5000 });
+        const controller = new AbortController();
+        const p = client.getToken({ signal: controller.signal });
+        await waitFor(() => requests === 1, 2000, 'the request to arrive');
+        controller.abort();
+        await rejectsWith(p, TokenError, 'aborted');
+        await waitFor(() => closedConnections === 1, 2000, 'the client to close the connection');
+        await sleep(300);
+        assert.equal(requests, 1, 'no retry after the cancel');
+        assert.equal(client.stats().tokenRequests, 1);
+      } finally {
+        hang.closeAllConnections();
+        hang.close();
+        await once(hang, 'close');
+      }
+    });
+
+    it('after a cancelled request the next call starts a new one', async () => {
+      fx.script(TOKEN_PATH, [{ hang: true }, { status: 200, body: okBody('tok-after-cancel') }]);
+      const client = make({ timeoutMs: 5000 });
+      const controller = new AbortController();
+      const p = client.getToken({ signal: controller.signal });
+      await waitFor(() => fx.count(TOKEN_PATH) === 1, 2000, 'the first request');
+      controller.abort();
+      await rejectsWith(p, TokenError, 'aborted');
+      assert.equal(await client.getToken(), 'tok-after-cancel');
+      assert.equal(fx.count(TOKEN_PATH), 2);
+    });
+
+    it('an already-aborted signal rejects at once, with no request', async () => {
+      fx.script(TOKEN_PATH, { status: 200, body: okBody('tok-never') });
+      const client = make();
+      const signal = AbortSignal.abort();
+      await rejectsWith(client.getToken({ signal }), TokenError, 'aborted');
+      await rejectsWith(client.getTokenInfo({ signal }), TokenError, 'aborted');
+      await rejectsWith(client.authorizationHeader({ signal }), TokenError, 'aborted');
+      await sleep(50);
+      assert.equal(fx.count(TOKEN_PATH), 0);
+      assert.equal(client.stats().tokenRequests, 0);
+    });
+
+    it('an already-aborted signal rejects even when a fresh token is cached', async () => {
+      fx.script(TOKEN_PATH, { status: 200, body: okBody('tok-cached') });
+      const client = make();
+      assert.equal(await client.getToken(), 'tok-cached');
+      await rejectsWith(client.getToken({ signal: AbortSignal.abort() }), TokenError, 'aborted');
+    });
+  });
+
+  describe('custom fetch', () => {
+    it('the fetch option is used for every request', async () => {
+      fx.script(TOKEN_PATH, [{ status: 503, body: { error: 'temporarily_unavailable' } }, { status: 200, body: okBody('tok-custom-fetch') }]);
+      const counting = countingFetch();
+      const client = make({ fetch: counting.fetch });
+      assert.equal(await client.getToken(), 'tok-custom-fetch');
+      assert.equal(await client.getToken(), 'tok-custom-fetch');
+      assert.equal(counting.calls.length, 2, 'one call per attempt, none for the cache hit');
+      assert.equal(counting.calls[0].url, tokenUrl);
+      assert.equal(fx.count(TOKEN_PATH), 2);
+    });
+
+    it('a fetch that never touches the network is enough (https URL, no server)', async () => {
+      const jwt = unsignedJwt({ exp: Math.floor(Date.now() / 1000) + 600 });
+      const seen = [];
+      const fakeFetch = async (input, init) => {
+        seen.push({ url: String(input), method: init?.method, body: String(init?.body) });
+        return new Response(JSON.stringify({ access_token: jwt, token_type: 'bearer', expires_in: 600 }), {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        });
+      };
+      const client = new TokenClient({ tokenUrl: 'https://auth.example.invalid/oauth/token', clientId: ID, clientSecret: SECRET, fetch: fakeFetch });
+      const [name, value] = await client.authorizationHeader();
+      assert.equal(name, 'Authorization');
+      assert.equal(value, `Bearer ${jwt}`);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].url, 'https://auth.example.invalid/oauth/token');
+      assert.equal(seen[0].method, 'POST');
+      assert.equal(new URLSearchParams(seen[0].body).get('grant_type'), 'client_credentials');
+      assert.equal(jwtPayload(await client.getToken()).exp * 1000 > Date.now(), true);
+    });
+
+    it("a fetch that throws → 'network'", async () => {
+      let calls = 0;
+      const client = new TokenClient({
+        tokenUrl: 'https://auth.example.invalid/token',
+        clientId: ID,
+        clientSecret: SECRET,
+        maxRetries: 1,
+        fetch: async () => { calls += 1; throw new TypeError('fetch failed'); },
+      });
+      const err = await rejectsWith(client.getToken(), TokenError, 'network');
+      assert.equal(calls, 2);
+      assertNoLeak({ error: err, secrets: [SECRET] });
+    });
+  });
+});
+
+describe('invalid options → TokenError code config, from the constructor', () => {
+  const base = { tokenUrl: 'https://auth.example.com/token', clientId: ID, clientSecret: SECRET };
+  const cases = [
+    ['missing clientId', { tokenUrl: base.tokenUrl, clientSecret: SECRET }, ['clientId']],
+    ['empty clientId', { ...base, clientId: '' }, ['clientId']],
+    ['clientId of the wrong type', { ...base, clientId: 42 }, ['clientId']],
+    ['no endpoint', { clientId: ID, clientSecret: SECRET }, ['tokenUrl', 'issuer', 'keycloak']],
+    ['two endpoints', { ...base, issuer: 'https://auth.example.com' }, ['tokenUrl', 'issuer']],
+    ['three endpoints', { ...base, issuer: 'https://auth.example.com', keycloak: { baseUrl: 'https://kc.example.com', realm: 'r' } }, ['tokenUrl', 'issuer']],
+    ['http to a non-loopback host', { ...base, tokenUrl: 'http://auth.example.com/token' }, ['tokenUrl', 'allowInsecureHttp']],
+    ['http issuer to a non-loopback host', { issuer: 'http://auth.example.com', clientId: ID, clientSecret: SECRET }, ['issuer', 'allowInsecureHttp']],
+    ['a relative tokenUrl', { ...base, tokenUrl: '/token' }, ['tokenUrl']],
+    ['unknown option name', { ...base, tokenURL: 'https://x.example/token' }, ['tokenURL']],
+    ['a misspelt option', { ...base, refreshAheadSecs: 5 }, ['refreshAheadSecs']],
+    ['timeoutMs as a string', { ...base, timeoutMs: '1000' }, ['timeoutMs']],
+    ['negative timeoutMs', { ...base, timeoutMs: -1 }, ['timeoutMs']],
+    ['maxRetries fractional', { ...base, maxRetries: 1.5 }, ['maxRetries']],
+    ['maxRetries negative', { ...base, maxRetries: -1 }, ['maxRetries']],
+    ['refreshAheadSeconds negative', { ...base, refreshAheadSeconds: -5 }, ['refreshAheadSeconds']],
+    ['expiryMarginSeconds NaN', { ...base, expiryMarginSeconds: Number.NaN }, ['expiryMarginSeconds']],
+    ['defaultExpiresInSeconds zero', { ...base, defaultExpiresInSeconds: 0 }, ['defaultExpiresInSeconds']],
+    ['scope of the wrong type', { ...base, scope: 42 }, ['scope']],
+    ['scope array with a non-string', { ...base, scope: ['a', 1] }, ['scope']],
+    ['unknown authMethod', { ...base, authMethod: 'private_key_jwt' }, ['authMethod']],
+    ['headerName with a space', { ...base, headerName: 'Bad Header' }, ['headerName']],
+    ['fetch not a function', { ...base, fetch: 'fetch' }, ['fetch']],
+    ['allowInsecureHttp not a boolean', { ...base, allowInsecureHttp: 'yes' }, ['allowInsecureHttp']],
+    ['keycloak without realm', { clientId: ID, clientSecret: SECRET, keycloak: { baseUrl: 'https://kc.example.com' } }, ['realm']],
+    ['keycloak not an object', { clientId: ID, clientSecret: SECRET, keycloak: 'https://kc.example.com' }, ['keycloak']],
+    ['extraParams overriding grant_type', { ...base, extraParams: { grant_type: 'password' } }, ['grant_type']],
+    ['extraParams with a non-string value', { ...base, extraParams: { audience: 5 } }, ['extraParams']],
+    ['missing clientSecret', { tokenUrl: base.tokenUrl, clientId: ID }, ['clientSecret']],
+    ['credentials in the URL', { ...base, tokenUrl: `https://user:${SECRET}@auth.example.com/token` }, ['tokenUrl']],
+  ];
+
+  for (const [name, options, mentions, todo] of cases) {
+    it(`${name} → config naming ${mentions.join(', ')}`, { todo }, () => {
+      const err = throwsConfig(() => new TokenClient(options), TokenError);
+      for (const word of mentions) assert.ok(err.message.includes(word), `message names ${word}: ${err.message}`);
+      assert.equal(err.retryable, false);
+      assertNoLeak({ error: err, secrets: [SECRET] });
+    });
+  }
+
+  it('no options at all → config', () => {
+    throwsConfig(() => new TokenClient(), TokenError);
+    throwsConfig(() => new TokenClient(null), TokenError);
+    throwsConfig(() => new TokenClient('https://auth.example.com/token'), TokenError);
+  });
+
+  it('http to a non-loopback host is allowed with allowInsecureHttp: true; loopback http needs no opt-in', () => {
+    assert.ok(new TokenClient({ ...base, tokenUrl: 'http://auth.example.com/token', allowInsecureHttp: true }) instanceof TokenClient);
+    assert.ok(new TokenClient({ ...base, tokenUrl: 'http://127.0.0.1:8080/token' }) instanceof TokenClient);
+    assert.ok(new TokenClient({ ...base, tokenUrl: 'http://localhost:8080/token' }) instanceof TokenClient);
+    assert.ok(new TokenClient({ ...base, tokenUrl: 'http://[::1]:8080/token' }) instanceof TokenClient);
+  });
+
+  it('the valid option forms construct without I/O', () => {
+    let calls = 0;
+    const fetch = async () => { calls += 1; throw new Error('no I/O expected'); };
+    new TokenClient({ ...base, fetch, scope: 'a b', extraParams: { audience: 'x' }, headerName: 'Authentication', refreshAheadSeconds: 0, expiryMarginSeconds: 0, defaultExpiresInSeconds: 1, timeoutMs: 1, maxRetries: 0 });
+    new TokenClient({ issuer: 'https://auth.example.com', clientId: ID, clientSecret: SECRET, fetch, scope: ['a', 'b'] });
+    new TokenClient({ keycloak: { baseUrl: 'https://kc.example.com', realm: 'r' }, clientId: ID, clientSecret: SECRET, fetch, authMethod: 'client_secret_post' });
+    assert.equal(calls, 0);
+  });
+});
