@@ -50,6 +50,7 @@
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod proxy;
 pub mod request;
 pub mod response;
 pub mod retry;

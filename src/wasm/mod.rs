@@ -3,7 +3,8 @@
 //! module only moves values across the boundary.
 
 mod client;
-mod http;
+pub(crate) mod engine;
+pub(crate) mod http;
 mod json;
 mod options;
 

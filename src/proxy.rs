@@ -1,0 +1,376 @@
+//! Pure logic of the Worker proxy: configuration from Worker vars and secrets, inbound access
+//! control, the upstream URL (which can never leave the origin), which headers travel, and
+//! how a token failure is answered. The Worker adapter (`worker` feature) only does the I/O.
+
+use core::fmt;
+
+use crate::config::{Config, ConfigInput};
+use crate::error::TokenError;
+use crate::secret::ClientSecret;
+
+/// Request bodies up to this size are buffered so the request can be retried after a 401.
+pub const REPLAY_LIMIT_BYTES: u64 = 64 * 1024;
+
+/// Worker var names, and the TokenClient option each one sets (used to word errors).
+const VAR_NAMES: [(&str, &str); 16] = [
+    ("TOKEN_URL", "tokenUrl"),
+    ("ISSUER", "issuer"),
+    ("KEYCLOAK_BASE_URL", "keycloak.baseUrl"),
+    ("KEYCLOAK_REALM", "keycloak.realm"),
+    ("CLIENT_ID", "clientId"),
+    ("CLIENT_SECRET", "clientSecret"),
+    ("SCOPE", "scope"),
+    ("AUTH_METHOD", "authMethod"),
+    ("BASIC_AUTH_ENCODING", "basicAuthEncoding"),
+    ("AUTH_HEADER", "headerName"),
+    ("REFRESH_AHEAD_SECONDS", "refreshAheadSeconds"),
+    ("EXPIRY_MARGIN_SECONDS", "expiryMarginSeconds"),
+    ("DEFAULT_EXPIRES_IN_SECONDS", "defaultExpiresInSeconds"),
+    ("TIMEOUT_MS", "timeoutMs"),
+    ("MAX_RETRIES", "maxRetries"),
+    ("ALLOW_INSECURE_HTTP", "allowInsecureHttp"),
+];
+
+/// A key callers present to use the proxy. Compared in constant time, never printed.
+#[derive(Clone)]
+pub struct ProxyKey(ClientSecret);
+
+impl fmt::Debug for ProxyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProxyKey([redacted])")
+    }
+}
+
+/// Who may use the proxy.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// Callers must present one of these keys.
+    Keys(Vec<ProxyKey>),
+    /// Anyone (`ALLOW_ANONYMOUS=true`: for Workers reached only through service bindings).
+    Anonymous,
+}
+
+/// The validated proxy configuration.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// The token client's configuration.
+    pub client: Config,
+    /// `ORIGIN_URL` without a trailing slash, query or fragment.
+    pub origin_base: String,
+    /// `scheme://host[:port]` of `ORIGIN_URL`, lowercased.
+    pub origin: String,
+    /// Inbound access control.
+    pub access: Access,
+    /// The header callers put their key in, lowercased.
+    pub key_header: String,
+    /// `LOG_LEVEL=debug`: one structured line per request.
+    pub debug_log: bool,
+}
+
+fn config_error(message: impl Into<String>) -> TokenError {
+    TokenError::Config(message.into())
+}
+
+/// Builds the proxy configuration from Worker vars and secrets (`var(name)`). Errors name the
+/// variable to fix and never quote a secret.
+pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig, TokenError> {
+    let get = |name: &str| {
+        var(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let number = |name: &str| -> Result<Option<f64>, TokenError> {
+        get(name)
+            .map(|text| {
+                text.parse::<f64>()
+                    .map_err(|_| config_error(format!("{name} must be a number")))
+            })
+            .transpose()
+    };
+    let flag = |name: &str| -> Result<bool, TokenError> {
+        match get(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(config_error(format!("{name} must be true or false"))),
+        }
+    };
+
+    let origin_url = get("ORIGIN_URL")
+        .ok_or_else(|| config_error("ORIGIN_URL is required: the URL requests are forwarded to"))?;
+    let (origin, origin_base) = split_origin(&origin_url)?;
+
+    let keycloak = match (get("KEYCLOAK_BASE_URL"), get("KEYCLOAK_REALM")) {
+        (Some(base), Some(realm)) => Some((base, realm)),
+        (None, None) => None,
+        _ => {
+            return Err(config_error(
+                "set both KEYCLOAK_BASE_URL and KEYCLOAK_REALM, or neither",
+            ))
+        }
+    };
+    let input = ConfigInput {
+        token_url: get("TOKEN_URL"),
+        issuer: get("ISSUER"),
+        keycloak,
+        client_id: get("CLIENT_ID"),
+        client_secret: var("CLIENT_SECRET")
+            .filter(|s| !s.is_empty())
+            .map(ClientSecret::new),
+        auth_method: get("AUTH_METHOD"),
+        basic_auth_encoding: get("BASIC_AUTH_ENCODING"),
+        scope: get("SCOPE")
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        header_name: get("AUTH_HEADER"),
+        refresh_ahead_seconds: number("REFRESH_AHEAD_SECONDS")?,
+        expiry_margin_seconds: number("EXPIRY_MARGIN_SECONDS")?,
+        default_expires_in_seconds: number("DEFAULT_EXPIRES_IN_SECONDS")?,
+        timeout_ms: number("TIMEOUT_MS")?,
+        max_retries: number("MAX_RETRIES")?,
+        allow_insecure_http: flag("ALLOW_INSECURE_HTTP")?,
+        ..ConfigInput::default()
+    };
+    if input.token_url.is_none() && input.issuer.is_none() && input.keycloak.is_none() {
+        return Err(config_error(
+            "set TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
+        ));
+    }
+    let client = input.validate().map_err(|error| match error {
+        TokenError::Config(message) => config_error(with_var_names(&message)),
+        other => other,
+    })?;
+    crate::config::check_endpoint_url("ORIGIN_URL", &origin_url, client.allow_insecure_http)?;
+
+    let keys: Vec<ProxyKey> = get("PROXY_KEYS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| ProxyKey(ClientSecret::new(k)))
+        .collect();
+    let access = match (keys.is_empty(), flag("ALLOW_ANONYMOUS")?) {
+        (false, _) => Access::Keys(keys),
+        (true, true) => Access::Anonymous,
+        (true, false) => {
+            return Err(config_error(
+                "PROXY_KEYS is not set: set it (wrangler secret put PROXY_KEYS) to the comma-separated keys callers may present, or ALLOW_ANONYMOUS=true if this Worker is reached only through service bindings",
+            ))
+        }
+    };
+    let key_header = get("PROXY_KEY_HEADER")
+        .unwrap_or_else(|| "Proxy-Authorization".into())
+        .to_ascii_lowercase();
+    Ok(ProxyConfig {
+        client,
+        origin_base,
+        origin,
+        access,
+        key_header,
+        debug_log: get("LOG_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")),
+    })
+}
+
+/// Rewrites TokenClient option names in a validation message into Worker var names.
+fn with_var_names(message: &str) -> String {
+    let mut message = message.to_owned();
+    for (var, option) in VAR_NAMES.iter().rev() {
+        message = message.replace(option, var);
+    }
+    message
+}
+
+/// `(origin, base)` of an origin URL: `https://Api.example.com:8443/v1/?q` →
+/// (`https://api.example.com:8443`, `https://api.example.com:8443/v1`).
+fn split_origin(url: &str) -> Result<(String, String), TokenError> {
+    let bad = || {
+        config_error("ORIGIN_URL must be an absolute http(s) URL without query, fragment or credentials, such as https://api.example.com/v1")
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    let scheme = scheme.to_ascii_lowercase();
+    if !(scheme == "https" || scheme == "http") || url.contains(['?', '#', '@', '\\']) {
+        return Err(bad());
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if authority.is_empty() {
+        return Err(bad());
+    }
+    let origin = format!("{scheme}://{}", authority.to_ascii_lowercase());
+    Ok((
+        origin.clone(),
+        format!("{origin}{}", path.trim_end_matches('/')),
+    ))
+}
+
+/// Why an inbound request is refused before anything is forwarded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No key, or a wrong one: 401.
+    Unauthorized,
+    /// A path that could escape the origin's base path: 400.
+    BadPath,
+}
+
+/// Whether the caller presented one of the keys. The value may be `Bearer <key>` or the key
+/// alone; every key is compared, in constant time, whatever matched before.
+pub fn check_access(access: &Access, presented: Option<&str>) -> Result<(), Refusal> {
+    let Access::Keys(keys) = access else {
+        return Ok(());
+    };
+    let presented = presented.unwrap_or("").trim();
+    let presented = match presented.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => key.trim(),
+        _ => presented,
+    };
+    let matched = keys.iter().fold(false, |found, key| {
+        found | constant_time_eq(key.0.expose().as_bytes(), presented.as_bytes())
+    });
+    if matched && !presented.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::Unauthorized)
+    }
+}
+
+/// Equal-length comparison whose time does not depend on where the bytes differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The URL to forward to: the inbound path and query appended to the origin's base path.
+/// `path_and_query` is what the runtime parsed (it starts with `/`); dot segments, raw or
+/// percent-encoded, are refused even so, and the result always starts with the origin.
+pub fn upstream_url(config: &ProxyConfig, path_and_query: &str) -> Result<String, Refusal> {
+    let (path, query) =
+        path_and_query.split_at(path_and_query.find('?').unwrap_or(path_and_query.len()));
+    if !path.starts_with('/') || path.contains('\\') || path.chars().any(char::is_control) {
+        return Err(Refusal::BadPath);
+    }
+    let dot_segment = path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    });
+    if dot_segment {
+        return Err(Refusal::BadPath);
+    }
+    Ok(format!("{}{path}{query}", config.origin_base))
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether an inbound request header is dropped on the way to the origin: hop-by-hop ones,
+/// those the `Connection` header names, `Host`, the proxy-key header, and the token header
+/// (replaced by the Worker's own token).
+pub fn drop_request_header(config: &ProxyConfig, name: &str, connection: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    HOP_BY_HOP.contains(&name.as_str())
+        || name == "host"
+        || name == config.key_header
+        || name == config.client.header_name.to_ascii_lowercase()
+        || connection
+            .split(',')
+            .any(|listed| listed.trim().eq_ignore_ascii_case(&name))
+}
+
+/// Whether a response header from the origin is dropped on the way back.
+pub fn drop_response_header(name: &str, connection: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    HOP_BY_HOP.contains(&name.as_str())
+        || connection
+            .split(',')
+            .any(|listed| listed.trim().eq_ignore_ascii_case(&name))
+}
+
+/// Whether a request body of `length` bytes (`None`: unknown, i.e. streamed) is buffered so
+/// that the request can be retried after an origin 401.
+pub fn buffer_for_replay(has_body: bool, length: Option<u64>) -> bool {
+    !has_body || length.is_some_and(|len| len <= REPLAY_LIMIT_BYTES)
+}
+
+/// How the Worker answers when it could not get a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailureAnswer {
+    /// 500 (configuration), 502 (the token endpoint refused) or 503 (rate-limited, down).
+    pub status: u16,
+    /// `Retry-After` seconds, with 503.
+    pub retry_after_seconds: Option<u64>,
+    /// The JSON body `{ error, code, message }`.
+    pub body: String,
+}
+
+/// The answer for a token failure: 503 with `Retry-After` while the token endpoint rate-limits
+/// or is unavailable (429, 503, network, timeout), 502 for any other error from it.
+pub fn token_failure(error: &TokenError) -> FailureAnswer {
+    let unavailable = matches!(error, TokenError::Network(_) | TokenError::Timeout { .. })
+        || matches!(error.status(), Some(429 | 503));
+    let (status, kind) = match error {
+        TokenError::Config(_) => (500, "configuration"),
+        _ if unavailable => (503, "token_endpoint_unavailable"),
+        _ => (502, "token_endpoint_error"),
+    };
+    let retry_after_seconds = (status == 503).then(|| {
+        error
+            .retry_after_ms()
+            .map_or(5, |ms| ms.div_ceil(1000).clamp(1, 300))
+    });
+    FailureAnswer {
+        status,
+        retry_after_seconds,
+        body: json_error(kind, error.code(), &error.to_string()),
+    }
+}
+
+/// The JSON body of an error answer.
+pub fn json_error(error: &str, code: &str, message: &str) -> String {
+    format!(
+        "{{\"error\":\"{}\",\"code\":\"{}\",\"message\":\"{}\"}}",
+        json_escape(error),
+        json_escape(code),
+        json_escape(message)
+    )
+}
+
+/// Escapes text for a JSON string.
+pub fn json_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Where the token for a proxied request came from, for `Server-Timing`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// From memory.
+    Cache,
+    /// The request waited for a token request.
+    Fetch,
+    /// The origin refused the token, and a new one was fetched.
+    Refresh,
+}
+
+/// `Server-Timing: token;dur=…;desc="cache|fetch|refresh"`.
+pub fn server_timing(source: TokenSource, duration_ms: f64) -> String {
+    let desc = match source {
+        TokenSource::Cache => "cache",
+        TokenSource::Fetch => "fetch",
+        TokenSource::Refresh => "refresh",
+    };
+    format!("token;dur={duration_ms:.1};desc=\"{desc}\"")
+}
