@@ -59,4 +59,7 @@ pub mod secret;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+mod worker;
+
 pub use error::TokenError;

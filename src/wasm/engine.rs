@@ -102,12 +102,6 @@ impl Engine {
         &self.inner.config
     }
 
-    /// The JS value for `error`, as callers get it.
-    #[cfg_attr(not(feature = "worker"), allow(dead_code))]
-    pub fn error(&self, error: &TokenError) -> JsValue {
-        self.inner.error(error)
-    }
-
     /// A token: from memory when fresh (starting one background refresh near expiry), else
     /// by waiting for the one request in flight. `signal` ends only this caller's wait.
     pub fn get(&self, force_refresh: bool, signal: Option<AbortSignal>) -> Answer {

@@ -85,6 +85,11 @@ impl Fetcher {
         })
     }
 
+    /// Calls `fetch(input, init)` and returns what it returned (normally a promise).
+    pub fn call(&self, input: &JsValue, init: &JsValue) -> Result<JsValue, JsValue> {
+        self.function.call2(&self.this, input, init)
+    }
+
     /// Sends `request`; gives up after `timeout_ms` or when `cancel` fires.
     pub async fn send(
         &self,
@@ -146,8 +151,7 @@ impl Fetcher {
         });
 
         let pending = self
-            .function
-            .call2(&self.this, &JsValue::from_str(&request.url), &init)
+            .call(&JsValue::from_str(&request.url), &init)
             .map_err(|e| network_from(&e))?;
         let response: Response = JsFuture::from(Promise::resolve(&pending))
             .await
@@ -181,7 +185,7 @@ fn network(message: &str) -> TokenError {
 
 /// A network error's message, with the `cause` Node puts the real reason in. These messages
 /// name hosts and system errors, never request contents.
-fn network_from(error: &JsValue) -> TokenError {
+pub fn network_from(error: &JsValue) -> TokenError {
     let text = |value: &JsValue, key: &str| {
         Reflect::get(value, &key.into())
             .ok()
