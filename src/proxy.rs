@@ -113,7 +113,9 @@ pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig,
         issuer: get("ISSUER"),
         keycloak,
         client_id: get("CLIENT_ID"),
+        // Line breaks trimmed: `echo … | wrangler secret put` leaves one at the end.
         client_secret: var("CLIENT_SECRET")
+            .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
             .filter(|s| !s.is_empty())
             .map(ClientSecret::new),
         auth_method: get("AUTH_METHOD"),
@@ -130,16 +132,31 @@ pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig,
         allow_insecure_http: flag("ALLOW_INSECURE_HTTP")?,
         ..ConfigInput::default()
     };
-    if input.token_url.is_none() && input.issuer.is_none() && input.keycloak.is_none() {
-        return Err(config_error(
-            "set TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
-        ));
+    let endpoints = [
+        input.token_url.is_some(),
+        input.issuer.is_some(),
+        input.keycloak.is_some(),
+    ];
+    match endpoints.iter().filter(|set| **set).count() {
+        0 => {
+            return Err(config_error(
+                "set TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
+            ))
+        }
+        1 => {}
+        _ => {
+            return Err(config_error(
+                "set only one of TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
+            ))
+        }
     }
-    let client = input.validate().map_err(|error| match error {
+    let var_names = |error| match error {
         TokenError::Config(message) => config_error(with_var_names(&message)),
         other => other,
-    })?;
-    crate::config::check_endpoint_url("ORIGIN_URL", &origin_url, client.allow_insecure_http)?;
+    };
+    let client = input.validate().map_err(var_names)?;
+    crate::config::check_endpoint_url("ORIGIN_URL", &origin_url, client.allow_insecure_http)
+        .map_err(var_names)?;
 
     let keys: Vec<ProxyKey> = get("PROXY_KEYS")
         .unwrap_or_default()
@@ -170,13 +187,29 @@ pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig,
     })
 }
 
-/// Rewrites TokenClient option names in a validation message into Worker var names.
+/// Rewrites TokenClient option names in a validation message into Worker var names. Quoted
+/// parts (`'...'`) are the caller's own values, such as a host, and are left as they are.
 fn with_var_names(message: &str) -> String {
-    let mut message = message.to_owned();
-    for (var, option) in VAR_NAMES.iter().rev() {
-        message = message.replace(option, var);
-    }
+    let rewrite = |text: &str| {
+        VAR_NAMES
+            .iter()
+            .rev()
+            .fold(text.to_owned(), |text, (var, option)| {
+                text.replace(option, var)
+            })
+    };
     message
+        .split('\'')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                part.to_owned()
+            } else {
+                rewrite(part)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("'")
 }
 
 /// `(origin, base)` of an origin URL: `https://Api.example.com:8443/v1/?q` →
@@ -187,11 +220,11 @@ fn split_origin(url: &str) -> Result<(String, String), TokenError> {
     };
     let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
     let scheme = scheme.to_ascii_lowercase();
-    if !(scheme == "https" || scheme == "http") || url.contains(['?', '#', '@', '\\']) {
+    if !(scheme == "https" || scheme == "http") || url.contains(['?', '#', '\\']) {
         return Err(bad());
     }
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    if authority.is_empty() {
+    if authority.is_empty() || authority.contains('@') {
         return Err(bad());
     }
     let origin = format!("{scheme}://{}", authority.to_ascii_lowercase());
@@ -245,9 +278,14 @@ pub fn upstream_url(config: &ProxyConfig, path_and_query: &str) -> Result<String
     if !path.starts_with('/') || path.contains('\\') || path.chars().any(char::is_control) {
         return Err(Refusal::BadPath);
     }
+    // An origin that decodes `%2F` or `%5C` before resolving dot segments would see `..%2F`
+    // as `../`, so encoded slashes separate segments here too.
     let dot_segment = path.split('/').any(|segment| {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        decoded == "." || decoded == ".."
+        let decoded = segment
+            .to_ascii_lowercase()
+            .replace("%2e", ".")
+            .replace("%5c", "%2f");
+        decoded.split("%2f").any(|part| part == "." || part == "..")
     });
     if dot_segment {
         return Err(Refusal::BadPath);
