@@ -242,19 +242,33 @@ impl TokenCache {
         }
     }
 
-    /// The refresh token to renew with, if the server gave one.
+    /// The refresh token, if the server gave one.
     pub fn refresh_token(&self) -> Option<&RefreshToken> {
         self.refresh_token.as_ref()
     }
 
-    /// A refresh failed with `error`. On `invalid_grant` (expired or revoked) the refresh token
-    /// is dropped and this returns true: renew with the original grant, once, right away.
-    pub fn refresh_failed(&mut self, error: &TokenError) -> bool {
-        let rejected = error.code() == "invalid_grant";
-        if rejected {
-            self.refresh_token = None;
+    /// Takes the refresh token to renew with. While its request is out, no other renewal can
+    /// send it; [`complete`](Self::complete) stores the rotated one, and
+    /// [`refresh_failed`](Self::refresh_failed) decides whether it comes back.
+    pub fn take_refresh_token(&mut self) -> Option<RefreshToken> {
+        self.refresh_token.take()
+    }
+
+    /// The refresh with `token` failed with `error`. Returns true when the token is spent and
+    /// the original grant must be used, once, right away: the server refused it
+    /// (`invalid_grant`: expired or revoked), or it may have reached the server unanswered
+    /// (timeout, network error, abort), when sending it again could trip reuse detection. Any
+    /// other answer leaves it unused: it is kept, and the error goes to the callers.
+    pub fn refresh_failed(&mut self, error: &TokenError, token: RefreshToken) -> bool {
+        let spent = error.code() == "invalid_grant"
+            || matches!(
+                error,
+                TokenError::Network(_) | TokenError::Timeout { .. } | TokenError::Aborted
+            );
+        if !spent && self.refresh_token.is_none() {
+            self.refresh_token = Some(token);
         }
-        rejected
+        spent
     }
 
     /// Drops the cached token if it is still `access_token` (the one an API just refused).

@@ -707,18 +707,38 @@ fn invalidate_and_expiry_keep_the_refresh_token() {
 }
 
 #[test]
-fn refresh_failed_with_invalid_grant_drops_the_refresh_token() {
-    for status in [400, 401] {
+fn a_refresh_token_is_taken_while_its_request_is_out() {
+    let mut cache = warm_cache();
+    let taken = cache.take_refresh_token().expect("the warm cache has one");
+    assert_eq!(taken.expose(), REFRESH_TOKEN);
+    assert!(
+        cache.take_refresh_token().is_none(),
+        "no second renewal can send it"
+    );
+    assert_eq!(refresh_token_of(&cache), None);
+}
+
+#[test]
+fn a_refused_or_unanswered_refresh_spends_the_refresh_token() {
+    let spent = [
+        server_error("invalid_grant", 400),
+        server_error("invalid_grant", 401),
+        network(),
+        TokenError::Timeout { timeout_ms: 10_000 },
+        TokenError::Aborted,
+    ];
+    for error in spent {
         let mut cache = warm_cache();
-        assert!(cache.refresh_failed(&server_error("invalid_grant", status)));
-        assert_eq!(refresh_token_of(&cache), None, "status {status}");
+        let taken = cache.take_refresh_token().unwrap();
+        assert!(cache.refresh_failed(&error, taken), "{error:?}");
+        assert_eq!(refresh_token_of(&cache), None, "{error:?}");
         // The access token is not the refresh's business.
         assert_eq!(cache.token().unwrap().access_token.expose(), ACCESS_TOKEN);
     }
 }
 
 #[test]
-fn refresh_failed_with_other_errors_keeps_the_refresh_token() {
+fn other_answers_leave_the_refresh_token_unused() {
     let errors = [
         server_error("invalid_client", 401),
         server_error("invalid_request", 400),
@@ -730,13 +750,11 @@ fn refresh_failed_with_other_errors_keeps_the_refresh_token() {
             reason: "the body is not a JSON object".into(),
             retry_after_ms: None,
         },
-        network(),
-        TokenError::Timeout { timeout_ms: 10_000 },
-        TokenError::Aborted,
     ];
     for error in errors {
         let mut cache = warm_cache();
-        assert!(!cache.refresh_failed(&error), "{error:?}");
+        let taken = cache.take_refresh_token().unwrap();
+        assert!(!cache.refresh_failed(&error, taken), "{error:?}");
         assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN), "{error:?}");
     }
 }

@@ -381,7 +381,11 @@ fn renewals_refresh_rotate_and_fall_back_to_the_password_grant() {
     )
     .unwrap_err();
     assert_eq!(error.code(), "invalid_grant");
-    assert!(cache.refresh_failed(&error), "invalid_grant falls back");
+    let sent = cache.take_refresh_token().unwrap();
+    assert!(
+        cache.refresh_failed(&error, sent),
+        "invalid_grant falls back"
+    );
     assert!(cache.refresh_token().is_none());
 
     // 5. The fallback, in the same flight: the password grant again, no refresh token.
@@ -418,7 +422,8 @@ fn the_nested_infolink_error_also_falls_back() {
         300_000,
     )
     .unwrap_err();
-    assert!(cache.refresh_failed(&error));
+    let sent = cache.take_refresh_token().unwrap();
+    assert!(cache.refresh_failed(&error, sent));
     assert!(cache.refresh_token().is_none());
     assert!(matches!(
         Grant::original(&common::config()),
@@ -444,7 +449,8 @@ fn a_refused_client_does_not_fall_back() {
     )
     .unwrap_err();
     assert_eq!(error.code(), "invalid_client");
-    assert!(!cache.refresh_failed(&error));
+    let sent = cache.take_refresh_token().unwrap();
+    assert!(!cache.refresh_failed(&error, sent));
     assert_eq!(
         cache.refresh_token().map(RefreshToken::expose),
         Some(REFRESH_TOKEN)

@@ -246,16 +246,17 @@ fn wait_or_abort(
     flight: Promise,
     signal: AbortSignal,
 ) -> Promise {
-    future_to_promise(async move {
-        let mut listener = None;
-        let aborted = Promise::new(&mut |_resolve, reject| {
-            let on_abort = Closure::<dyn FnMut()>::new(move || {
-                let _ = reject.call0(&JsValue::UNDEFINED);
-            });
-            let _ =
-                signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-            listener = Some(on_abort);
+    // The listener goes on now, not when the future first runs: an abort in the same tick
+    // as the call must not be missed.
+    let mut listener = None;
+    let aborted = Promise::new(&mut |_resolve, reject| {
+        let on_abort = Closure::<dyn FnMut()>::new(move || {
+            let _ = reject.call0(&JsValue::UNDEFINED);
         });
+        let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+        listener = Some(on_abort);
+    });
+    future_to_promise(async move {
         let result = JsFuture::from(Promise::race(&Array::of2(&flight, &aborted))).await;
         if let Some(on_abort) = listener {
             let _ = signal
@@ -282,19 +283,29 @@ fn wait_or_abort(
 }
 
 /// Gets a new token: discovery first if the endpoint is not known yet, then the refresh token
-/// if there is one, falling back once to the original grant when it is refused.
+/// if there is one, falling back once to the original grant when it is spent.
 async fn renew(inner: &Inner, cancel: &CancelSwitch) -> Result<Token, TokenError> {
     let (token_url, auth) = endpoint(inner, cancel).await?;
-    let refresh_token = inner.state.borrow().cache.refresh_token().cloned();
+    let refresh_token = inner.state.borrow_mut().cache.take_refresh_token();
     if let Some(refresh_token) = refresh_token {
         let grant = Grant::RefreshToken(&refresh_token);
-        match token_exchange(inner, cancel, &token_url, auth, grant).await {
-            Err(error) if inner.state.borrow_mut().cache.refresh_failed(&error) => {}
-            other => return other,
+        // A refresh that may have reached the server is never sent again: no retry after a
+        // timeout or a network error.
+        match token_exchange(inner, cancel, &token_url, auth, grant, false).await {
+            Ok(mut token) => {
+                token.refresh_token.get_or_insert(refresh_token);
+                return Ok(token);
+            }
+            Err(error) => {
+                let mut state = inner.state.borrow_mut();
+                if !state.cache.refresh_failed(&error, refresh_token) {
+                    return Err(error);
+                }
+            }
         }
     }
     let grant = Grant::original(&inner.config);
-    token_exchange(inner, cancel, &token_url, auth, grant).await
+    token_exchange(inner, cancel, &token_url, auth, grant, true).await
 }
 
 async fn token_exchange(
@@ -303,13 +314,14 @@ async fn token_exchange(
     token_url: &str,
     auth: AuthMethod,
     grant: Grant<'_>,
+    retry_unanswered: bool,
 ) -> Result<Token, TokenError> {
     let request = token_request(&inner.config, token_url, auth, grant);
     let default_ms = inner.config.timing.default_expires_in_ms;
-    send_with_retries(inner, cancel, &request, true, |response, sent_at| {
+    let parse = |response: &HttpResponse, sent_at| {
         parse_token_response(&PlatformJson, response, sent_at, now_ms(), default_ms)
-    })
-    .await
+    };
+    send_with_retries(inner, cancel, &request, true, retry_unanswered, parse).await
 }
 
 /// The token endpoint and auth method, discovering them on first use.
@@ -330,7 +342,7 @@ async fn endpoint(
     let mut urls = discovery_urls(issuer).into_iter().peekable();
     let metadata = loop {
         let url = urls.next().expect("at least one discovery URL");
-        match send_with_retries(inner, cancel, &discovery_request(url), false, parse).await {
+        match send_with_retries(inner, cancel, &discovery_request(url), false, true, parse).await {
             Err(error) if urls.peek().is_some() && matches!(error.status(), Some(400..=499)) => {
                 continue
             }
@@ -352,6 +364,7 @@ async fn send_with_retries<T>(
     cancel: &CancelSwitch,
     request: &HttpRequest,
     counts_as_token_request: bool,
+    retry_unanswered: bool,
     parse: impl Fn(&HttpResponse, u64) -> Result<T, TokenError>,
 ) -> Result<T, TokenError> {
     let mut retries = 0;
@@ -375,6 +388,10 @@ async fn send_with_retries<T>(
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
+        let unanswered = matches!(error, TokenError::Network(_) | TokenError::Timeout { .. });
+        if unanswered && !retry_unanswered {
+            return Err(error);
+        }
         match retry_delay(&error, retries, inner.config.max_retries, Math::random()) {
             Some(delay) if !cancel.is_cancelled() => {
                 gloo_timers::future::TimeoutFuture::new(u32::try_from(delay).unwrap_or(u32::MAX))

@@ -7,6 +7,16 @@
 //     401 invalid_client when a client uses a method other than the one registered);
 //   - request counters, a record of token requests (never secrets) and a delay switch.
 //
+// Options (all optional, none changes the defaults):
+//   port, tokenPath;
+//   basicEncoding: 'rfc6749' (default) or 'raw'. How the front decodes client_secret_basic
+//     credentials: 'rfc6749' form-urldecodes id and secret (RFC 6749 §2.3.1); 'raw' takes
+//     them as they are after Base64 (id up to the first ':', the rest is the secret), as
+//     many servers do, so RFC-encoded credentials of a secret with ':', '%' or '+' no longer
+//     match; the front then hands oidc-provider the credentials RFC-encoded, as it needs.
+//   extraClients: [{ clientId, clientSecret, authMethod }] more client_credentials clients
+//     (client_secret_basic or client_secret_post), registered and checked like CLIENTS.
+//
 // Library use:   const server = await startAuthServer({ port: 0, tokenPath: '/token' });
 // CLI use:       node tests/support/auth-server.mjs --port 9999 [--token-path P]
 //                prints one JSON line {"issuer","tokenUrl",...} and runs until SIGTERM/SIGINT.
@@ -73,8 +83,17 @@ export const CLIENTS = Object.freeze({
 const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
 const CORS_ALLOW_METHODS = 'GET, POST';
 
-function clientMetadata() {
+function clientMetadata(extraClients = []) {
   return [
+    ...extraClients.map((c) => ({
+      client_id: c.clientId,
+      client_secret: c.clientSecret,
+      token_endpoint_auth_method: c.authMethod,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope: API_SCOPES,
+    })),
     {
       client_id: CLIENTS.basic.clientId,
       client_secret: CLIENTS.basic.clientSecret,
@@ -237,6 +256,25 @@ function decodeBasic(header) {
   }
 }
 
+// Basic credentials as many servers read them: base64(id ":" secret), nothing url-decoded.
+function decodeBasicRaw(header) {
+  const match = /^basic\s+(\S*)\s*$/i.exec(header);
+  if (!match) return { malformed: 'Authorization header is not Basic' };
+  const b64 = match[1];
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
+    return { malformed: 'Basic credentials are not valid base64' };
+  }
+  const decoded = Buffer.from(b64, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) return { malformed: 'Basic credentials have no ":" separator' };
+  return { clientId: decoded.slice(0, colon), clientSecret: decoded.slice(colon + 1) };
+}
+
+// The RFC 6749 §2.3.1 form of Basic credentials, which oidc-provider decodes.
+function encodeBasicRfc6749(clientId, clientSecret) {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+}
+
 function sendJson(res, status, body, headers = {}) {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -315,6 +353,21 @@ function listen(server, port) {
 export async function startAuthServer(options = {}) {
   const tokenPath = options.tokenPath ?? '/token';
   if (!tokenPath.startsWith('/')) throw new TypeError('tokenPath must start with "/"');
+  const basicEncoding = options.basicEncoding ?? 'rfc6749';
+  if (basicEncoding !== 'rfc6749' && basicEncoding !== 'raw') {
+    throw new TypeError("basicEncoding must be 'rfc6749' or 'raw'");
+  }
+  const extraClients = options.extraClients ?? [];
+  for (const c of extraClients) {
+    if (!c || typeof c.clientId !== 'string' || typeof c.clientSecret !== 'string'
+        || !['client_secret_basic', 'client_secret_post'].includes(c.authMethod)) {
+      throw new TypeError('extraClients entries need clientId, clientSecret and authMethod client_secret_basic or client_secret_post');
+    }
+  }
+  const registeredAuthMethod = new Map([
+    ...REGISTERED_AUTH_METHOD,
+    ...extraClients.map((c) => [c.clientId, c.authMethod]),
+  ]);
 
   let accessTokenTtl = DEFAULT_ACCESS_TOKEN_TTL;
   let delayMs = 0;
@@ -330,7 +383,7 @@ export async function startAuthServer(options = {}) {
   const provider = new Provider(issuer, {
     adapter: createMemoryAdapter(),
     jwks: await signingJwks(),
-    clients: clientMetadata(),
+    clients: clientMetadata(extraClients),
     scopes: ['openid', 'offline_access', 'api:read', 'api:write'],
     routes: { token: tokenPath },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -398,7 +451,8 @@ export async function startAuthServer(options = {}) {
     const body = await readBody(req);
     const form = new URLSearchParams(body.toString('utf8'));
     const authorization = req.headers.authorization;
-    const basic = authorization !== undefined ? decodeBasic(authorization) : undefined;
+    const basic = authorization === undefined ? undefined
+      : basicEncoding === 'raw' ? decodeBasicRaw(authorization) : decodeBasic(authorization);
     const authMethod = authorization !== undefined ? 'basic' : form.has('client_secret') ? 'post' : 'none';
     Object.assign(entry, {
       grantType: form.get('grant_type') ?? undefined,
@@ -417,7 +471,7 @@ export async function startAuthServer(options = {}) {
     };
 
     if (basic?.malformed) return invalidClient(basic.malformed);
-    const registered = REGISTERED_AUTH_METHOD.get(entry.clientId);
+    const registered = registeredAuthMethod.get(entry.clientId);
     if (registered === 'client_secret_basic' && form.has('client_secret')) {
       return invalidClient('client is registered for client_secret_basic, but client_secret was sent in the request body');
     }
@@ -429,6 +483,18 @@ export async function startAuthServer(options = {}) {
     }
 
     res.once('finish', () => { entry.status = res.statusCode; });
+    if (basicEncoding === 'raw' && basic !== undefined) {
+      // oidc-provider url-decodes Basic credentials: give it the raw ones in that form.
+      const headers = { ...req.headers, authorization: encodeBasicRfc6749(basic.clientId, basic.clientSecret) };
+      const rawHeaders = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const isAuth = req.rawHeaders[i].toLowerCase() === 'authorization';
+        rawHeaders.push(req.rawHeaders[i], isAuth ? headers.authorization : req.rawHeaders[i + 1]);
+      }
+      const replay = replayRequest(req, body);
+      Object.assign(replay, { headers, rawHeaders });
+      return providerCallback(replay, res);
+    }
     return providerCallback(replayRequest(req, body), res);
   }
 
@@ -461,6 +527,7 @@ export async function startAuthServer(options = {}) {
     issuer,
     port,
     tokenPath,
+    basicEncoding,
     tokenUrl: `${issuer}${tokenPath}`,
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
     deviceAuthorizationUrl: `${issuer}/device/auth`,
