@@ -3,6 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenClient } from '../pkg/node.js';
 import { CLIENTS, startAuthServer } from './support/auth-server.mjs';
+import { startEchoOrigin } from './support/echo-origin.mjs';
+import { startWorker } from './support/worker-harness.mjs';
 
 const TTL = 6;
 const short = (token) => `${token.slice(0, 12)}…${token.slice(-6)}`;
@@ -50,4 +52,36 @@ while (Date.now() < until) {
 const stats = client.stats();
 console.log(`\nstats: ${JSON.stringify(stats)}`);
 console.log(`expired tokens handed out: ${expiredHandedOut}`);
+
+// The Worker: the same core as a proxy in workerd, attaching tokens on the way to an origin.
+const origin = await startEchoOrigin();
+const PROXY_KEY = 'demo-proxy-key';
+const worker = await startWorker({
+  bindings: {
+    ORIGIN_URL: `${origin.url}/api`,
+    ISSUER: server.issuer,
+    CLIENT_ID: CLIENTS.post.clientId,
+    CLIENT_SECRET: CLIENTS.post.clientSecret,
+    AUTH_METHOD: 'client_secret_post',
+    SCOPE: 'api:read',
+    PROXY_KEYS: PROXY_KEY,
+  },
+});
+const before = server.tokenRequests;
+console.log(`\nWorker proxy (workerd via miniflare) at ${worker.url} -> origin ${origin.url}/api`);
+for (const path of ['/v1/accounts?limit=2', '/v1/accounts/42']) {
+  const response = await worker.dispatchFetch(path, { headers: { 'Proxy-Authorization': `Bearer ${PROXY_KEY}` } });
+  const seen = await response.json();
+  const bearer = seen.headers.authorization ?? '';
+  console.log(`GET ${path} -> ${response.status}; the origin saw ${seen.url} with 'Authorization: ${bearer.slice(0, 7)}${short(bearer.slice(7))}'`);
+  console.log(`          Server-Timing: ${response.headers.get('server-timing')}`);
+}
+const refused = await worker.dispatchFetch('/v1/accounts');
+console.log(`GET /v1/accounts without a proxy key -> ${refused.status} ${(await refused.json()).error}; origin requests: ${origin.requests.length}`);
+const burst2 = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+  worker.dispatchFetch(`/v1/items/${i}`, { headers: { 'Proxy-Authorization': `Bearer ${PROXY_KEY}` } }).then((r) => r.arrayBuffer().then(() => r.status))));
+console.log(`200 concurrent requests through the Worker: ${burst2.filter((s) => s === 200).length} answered 200, token requests for it: ${server.tokenRequests - before}`);
+
+await worker.dispose();
+await origin.close();
 await server.close();
