@@ -214,9 +214,7 @@ pub fn parse_token_response<J: Json>(
         Field::Missing | Field::Null => None,
         Field::Num(seconds) => Some(seconds_to_ms(seconds).ok_or_else(bad_expires_in)?),
         Field::Str(text) => Some(
-            text.trim()
-                .parse::<f64>()
-                .ok()
+            decimal_seconds(text.trim())
                 .and_then(seconds_to_ms)
                 .ok_or_else(bad_expires_in)?,
         ),
@@ -254,6 +252,22 @@ pub fn expires_at(
         (None, Some(exp)) => exp,
         (None, None) => sent_at_ms.saturating_add(default_ms),
     }
+}
+
+/// `"3600"` or `"3600.5"` as seconds: the forms servers send `expires_in` in as a string.
+/// (Hand-parsed: the float parser of `core` is larger than all of this module.)
+fn decimal_seconds(text: &str) -> Option<f64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 15 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let value = |part: &str| {
+        part.bytes()
+            .fold(0.0, |n, b| n * 10.0 + f64::from(b - b'0'))
+    };
+    let scale = fraction.bytes().fold(1.0, |s, _| s * 10.0);
+    Some(value(whole) + value(fraction) / scale)
 }
 
 fn seconds_to_ms(seconds: f64) -> Option<u64> {

@@ -751,3 +751,32 @@ fn a_redirect_from_the_token_endpoint_is_refused() {
         assert!(!error.retryable());
     }
 }
+
+#[test]
+fn expires_in_strings_are_plain_decimal_seconds() {
+    let parse = |expires_in: &str| {
+        let body = format!(r#"{{"access_token":"a","expires_in":"{expires_in}"}}"#);
+        parse_token_response(&SerdeJson, &json_200(&body), T0, T0, 300_000)
+            .map(|t| t.expires_at_ms - T0)
+    };
+    assert_eq!(parse("3600").unwrap(), 3_600_000);
+    assert_eq!(parse(" 90 ").unwrap(), 90_000);
+    assert_eq!(parse("1.5").unwrap(), 1_500);
+    assert_eq!(parse("0").unwrap(), 0);
+    for bad in [
+        "",
+        "-5",
+        "1e3",
+        "abc",
+        "1.2.3",
+        ".5",
+        "12a",
+        "1234567890123456",
+    ] {
+        assert_eq!(
+            parse(bad).unwrap_err().code(),
+            "invalid_response",
+            "{bad:?}"
+        );
+    }
+}
