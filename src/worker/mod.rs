@@ -225,7 +225,7 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
     let token_started = Date::now();
     let (mut bearer, from_cache) = match bearer(proxy).await {
         Ok(found) => found,
-        Err(answer) => return Ok(answer),
+        Err(answer) => return Ok(logged(proxy, request, answer, started)),
     };
     let mut source = if from_cache {
         TokenSource::Cache
@@ -242,7 +242,7 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
         let refresh_started = Date::now();
         bearer = match self::bearer(proxy).await {
             Ok((found, _)) => found,
-            Err(answer) => return Ok(answer),
+            Err(answer) => return Ok(logged(proxy, request, answer, started)),
         };
         token_ms += Date::now() - refresh_started;
         source = TokenSource::Refresh;
@@ -252,6 +252,17 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
     let answer = relay(&response, &server_timing(source, token_ms))?;
     log(proxy, request, answer.status(), Some(source), started);
     Ok(answer)
+}
+
+/// A token-failure answer, logged like every other.
+fn logged(
+    proxy: &Proxy,
+    request: &web_sys::Request,
+    answer: web_sys::Response,
+    started: f64,
+) -> web_sys::Response {
+    log(proxy, request, answer.status(), None, started);
+    answer
 }
 
 fn refuse(

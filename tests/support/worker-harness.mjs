@@ -3,6 +3,7 @@
 //
 //   const worker = await startWorker({ bindings: { ORIGIN_URL, TOKEN_URL, CLIENT_ID, … } });
 //   const res = await worker.dispatchFetch('/v1/items?x=1', { headers: { … } });
+//   await worker.fetch('/v1/items', init)   the same over real HTTP to worker.url
 //   worker.url        the http://127.0.0.1:PORT/ miniflare listens on (for raw HTTP clients)
 //   worker.logs       every line the Worker wrote (console.log etc.), as { level, message, at }
 //   await worker.waitForLogs(n)   until at least n lines are there
@@ -10,8 +11,12 @@
 //
 // dispatchFetch takes a path (appended verbatim to http://worker.local, so '//x' stays a
 // path) or a full URL, and never follows redirects unless init.redirect says otherwise.
-// Responses are not decompressed by workerd when the caller sends `accept-encoding:
-// identity`; dispatchFetch sends that by default (pass another value to override).
+// workerd compresses text and JSON answers when the caller accepts gzip; both functions
+// send `accept-encoding: identity` unless init.headers has another value.
+//
+// dispatchFetch (miniflare's) hands the Worker every request body as a stream: a body with
+// a known length arrives with `transfer-encoding: chunked` and no `content-length`. Use
+// fetch() (an HTTP request to the listening socket) when the Worker must see the length.
 //
 // ensureWorkerBuilt() builds the Worker when build/index_bg.wasm is missing or older than
 // a file under src/ (or Cargo.toml); EDGE_OAUTH_SKIP_WORKER_BUILD=1 turns that off.
@@ -114,6 +119,13 @@ export async function startWorker({ bindings = {}, build = true } = {}) {
       const headers = new Headers(init.headers ?? {});
       if (!headers.has('accept-encoding')) headers.set('accept-encoding', 'identity');
       return mf.dispatchFetch(full, { redirect: 'manual', ...init, headers });
+    },
+    /** Sends a real HTTP request to the Worker's socket: `target` is a path or a URL. */
+    fetch(target, init = {}) {
+      const full = target.startsWith('/') ? `${url.origin}${target}` : target;
+      const headers = new Headers(init.headers ?? {});
+      if (!headers.has('accept-encoding')) headers.set('accept-encoding', 'identity');
+      return fetch(full, { redirect: 'manual', ...init, headers });
     },
     /** Resolves once at least `count` log lines were captured (rejects after timeoutMs). */
     waitForLogs(count, timeoutMs = 5000) {
