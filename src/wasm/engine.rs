@@ -125,7 +125,7 @@ impl Engine {
             } => {
                 let info = token_info(token, fresh_until);
                 if start_refresh {
-                    start_flight(inner, &mut state);
+                    start_flight(inner, &mut state, true);
                 }
                 let promise = Promise::resolve(&JsValue::from(info));
                 Answer {
@@ -135,7 +135,7 @@ impl Engine {
             }
             Lookup::Wait { start } => {
                 if start {
-                    start_flight(inner, &mut state);
+                    start_flight(inner, &mut state, false);
                 }
                 let flight = state
                     .flight
@@ -202,13 +202,18 @@ fn token_info(token: &Token, fresh_until: u64) -> Object {
 
 /// Starts the one request in flight; its promise settles with the token info or the error
 /// every waiter gets.
-fn start_flight(inner: &Rc<Inner>, state: &mut State) {
+/// A `background` refresh starts on the next task, so the caller that triggered it gets its
+/// cached token before any of the request's work runs.
+fn start_flight(inner: &Rc<Inner>, state: &mut State, background: bool) {
     let id = state.next_flight_id;
     state.next_flight_id += 1;
     let cancel = Rc::new(CancelSwitch::default());
     let promise = future_to_promise({
         let (inner, cancel) = (inner.clone(), cancel.clone());
         async move {
+            if background {
+                gloo_timers::future::TimeoutFuture::new(0).await;
+            }
             let result = renew(&inner, &cancel).await;
             if cancel.is_cancelled() {
                 // Every waiter left; the cache already forgot this flight.

@@ -1,0 +1,2 @@
+// What a client-credentials user of oauth4webapi imports.
+export { ClientSecretBasic, clientCredentialsGrantRequest, processClientCredentialsResponse } from 'oauth4webapi';
