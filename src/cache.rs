@@ -144,6 +144,17 @@ impl TokenCache {
         ((token.expires_at_ms - ahead).min(serve_until), serve_until)
     }
 
+    /// The token, if it is fresh at `now` (no refresh due): a cache hit with no other effect.
+    /// Callers that get `None` ask [`lookup`](Self::lookup).
+    pub fn fresh(&mut self, now: u64) -> Option<&Token> {
+        let token = self.token.as_ref()?;
+        if now >= self.thresholds(token).0 {
+            return None;
+        }
+        self.stats.cache_hits += 1;
+        Some(token)
+    }
+
     /// Decides what a caller asking for a token at `now` gets.
     pub fn lookup(&mut self, now: u64) -> Lookup<'_> {
         let Some(token) = self.token.as_ref() else {

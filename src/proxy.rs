@@ -306,27 +306,39 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// Whether an inbound request header is dropped on the way to the origin: hop-by-hop ones,
-/// those the `Connection` header names, `Host`, the proxy-key header, and the token header
-/// (replaced by the Worker's own token).
-pub fn drop_request_header(config: &ProxyConfig, name: &str, connection: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    HOP_BY_HOP.contains(&name.as_str())
-        || name == "host"
-        || name == config.key_header
-        || name == config.client.header_name.to_ascii_lowercase()
-        || connection
+/// The inbound request headers dropped on the way to the origin: hop-by-hop ones, those the
+/// `Connection` header names, `Host`, the proxy-key header, and the token header (replaced by
+/// the Worker's own token). Names as listed; header names compare case-insensitively.
+pub fn request_headers_to_drop<'a>(
+    config: &'a ProxyConfig,
+    connection: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    response_headers_to_drop(connection).chain([
+        "host",
+        config.key_header.as_str(),
+        config.client.header_name.as_str(),
+    ])
+}
+
+/// The origin's response headers dropped on the way back: hop-by-hop ones and those the
+/// `Connection` header names.
+pub fn response_headers_to_drop(connection: &str) -> impl Iterator<Item = &str> {
+    HOP_BY_HOP.iter().copied().chain(
+        connection
             .split(',')
-            .any(|listed| listed.trim().eq_ignore_ascii_case(&name))
+            .map(str::trim)
+            .filter(|name| !name.is_empty()),
+    )
+}
+
+/// Whether an inbound request header is dropped on the way to the origin.
+pub fn drop_request_header(config: &ProxyConfig, name: &str, connection: &str) -> bool {
+    request_headers_to_drop(config, connection).any(|dropped| dropped.eq_ignore_ascii_case(name))
 }
 
 /// Whether a response header from the origin is dropped on the way back.
 pub fn drop_response_header(name: &str, connection: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    HOP_BY_HOP.contains(&name.as_str())
-        || connection
-            .split(',')
-            .any(|listed| listed.trim().eq_ignore_ascii_case(&name))
+    response_headers_to_drop(connection).any(|dropped| dropped.eq_ignore_ascii_case(name))
 }
 
 /// Whether a request body of `length` bytes (`None`: unknown, i.e. streamed) is buffered so

@@ -155,6 +155,15 @@ impl Engine {
         }
     }
 
+    /// `(access token, header value)` when the cached token is fresh: the Worker's hot path,
+    /// with no promise and no JS object.
+    #[cfg_attr(not(feature = "worker"), allow(dead_code))]
+    pub fn fresh_bearer(&self) -> Option<(String, String)> {
+        let mut state = self.inner.state.borrow_mut();
+        let token = state.cache.fresh(now_ms())?;
+        Some((token.access_token.expose().to_owned(), token.header_value()))
+    }
+
     /// Drops the cached token.
     pub fn invalidate(&self) {
         self.inner.state.borrow_mut().cache.invalidate();

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Date, Object, Promise, Reflect};
+use js_sys::{Date, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, ReadableStream, RequestInit, RequestRedirect, ResponseInit, Url};
@@ -15,8 +15,9 @@ use worker::{event, Context, Env};
 
 use crate::error::TokenError;
 use crate::proxy::{
-    buffer_for_replay, check_access, drop_request_header, drop_response_header, json_error,
-    proxy_config, server_timing, token_failure, upstream_url, ProxyConfig, Refusal, TokenSource,
+    buffer_for_replay, check_access, json_error, proxy_config, request_headers_to_drop,
+    response_headers_to_drop, server_timing, token_failure, upstream_url, ProxyConfig, Refusal,
+    TokenSource,
 };
 use crate::wasm::engine::{object, Engine};
 use crate::wasm::http::{network_from, Fetcher};
@@ -141,6 +142,15 @@ struct Bearer {
 }
 
 async fn bearer(proxy: &Proxy) -> Result<(Bearer, bool), web_sys::Response> {
+    if let Some((access_token, header_value)) = proxy.engine.fresh_bearer() {
+        return Ok((
+            Bearer {
+                access_token,
+                header_value,
+            },
+            true,
+        ));
+    }
     let answer = proxy.engine.get(false, None);
     match JsFuture::from(answer.promise).await {
         Ok(info) => {
@@ -198,17 +208,11 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
         }
     };
 
+    // Copied by the platform in one call; only the dropped names cross the boundary.
     let connection = headers.get("connection")?.unwrap_or_default();
-    let outbound = Headers::new()?;
-    for entry in js_sys::try_iter(&headers)?.into_iter().flatten() {
-        let pair: Array = entry?.unchecked_into();
-        let (name, value) = (
-            pair.get(0).as_string().unwrap_or_default(),
-            pair.get(1).as_string().unwrap_or_default(),
-        );
-        if !drop_request_header(config, &name, &connection) {
-            outbound.append(&name, &value)?;
-        }
+    let outbound = Headers::new_with_headers(&headers)?;
+    for name in request_headers_to_drop(config, &connection) {
+        outbound.delete(name)?;
     }
 
     let body = request.body();
@@ -286,11 +290,11 @@ async fn send(
     bearer: &Bearer,
     body: Option<&JsValue>,
 ) -> Result<web_sys::Response, JsValue> {
-    let headers = Headers::new_with_headers(headers)?;
+    // The outbound copy is this request's own: setting the token replaces any earlier one.
     headers.set(&proxy.config.client.header_name, &bearer.header_value)?;
     let init = RequestInit::new();
     init.set_method(method);
-    init.set_headers(&headers);
+    init.set_headers(headers);
     init.set_redirect(RequestRedirect::Manual);
     if let Some(body) = body {
         init.set_body(body);
@@ -311,26 +315,20 @@ async fn send(
 
 /// The origin's response, streamed back, without hop-by-hop headers, with `Server-Timing`.
 fn relay(response: &web_sys::Response, timing: &str) -> Result<web_sys::Response, JsValue> {
-    let source = response.headers();
-    let connection = source.get("connection")?.unwrap_or_default();
-    let headers = Headers::new()?;
-    for entry in js_sys::try_iter(&source)?.into_iter().flatten() {
-        let pair: Array = entry?.unchecked_into();
-        let (name, value) = (
-            pair.get(0).as_string().unwrap_or_default(),
-            pair.get(1).as_string().unwrap_or_default(),
-        );
-        if !drop_response_header(&name, &connection) {
-            headers.append(&name, &value)?;
-        }
+    let connection = response.headers().get("connection")?.unwrap_or_default();
+    // The upstream response serves as the init: status, status text and headers are copied
+    // by the platform, and the copy's headers can be changed.
+    let body: Option<ReadableStream> = response.body();
+    let answer = web_sys::Response::new_with_opt_readable_stream_and_init(
+        body.as_ref(),
+        response.unchecked_ref(),
+    )?;
+    let headers = answer.headers();
+    for name in response_headers_to_drop(&connection) {
+        headers.delete(name)?;
     }
     headers.append("server-timing", timing)?;
-    let init = ResponseInit::new();
-    init.set_status(response.status());
-    init.set_status_text(&response.status_text());
-    init.set_headers(&headers);
-    let body: Option<ReadableStream> = response.body();
-    web_sys::Response::new_with_opt_readable_stream_and_init(body.as_ref(), &init)
+    Ok(answer)
 }
 
 /// Lets go of a response body that will not be read.
