@@ -9,10 +9,16 @@
 //!
 //! The protocol logic never performs I/O and never reads a clock; `now` is always an
 //! argument. It builds requests ([`request`]), parses responses ([`response`]), decides
-//! retries ([`retry`]) and moves the cache state machine ([`cache`]). The wasm adapter
-//! (`wasm`, on `wasm32` only) does the I/O with the platform's `fetch`, `Date.now()`,
-//! `setTimeout` and `AbortController`, and the JS wrapper in `pkg-template/` keeps the
-//! cache-hit path on the JS side of the boundary.
+//! retries ([`retry`]) and moves the cache state machine ([`cache`]); [`proxy`] holds the
+//! Worker's decisions (configuration from vars, access keys, the upstream URL, headers,
+//! failure answers). The wasm adapter (`wasm`, on `wasm32` only) does the I/O with the
+//! platform's `fetch`, `Date.now()`, `setTimeout` and `AbortController`; the JS wrapper in
+//! `pkg-template/` keeps the cache-hit path on the JS side of the boundary; and with the
+//! `worker` feature, `src/worker/` is the Cloudflare Worker entrypoint on the same engine.
+//!
+//! Renewal: a token response's `refresh_token` is used for the next renewal and sent at most
+//! once (a rotated one replaces it); when it is refused or may have reached the server
+//! unanswered, the original grant (client credentials or password) is used instead.
 //!
 //! ## Example: the core driven by hand
 //!

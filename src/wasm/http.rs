@@ -58,6 +58,7 @@ impl CancelSwitch {
 }
 
 /// The `fetch` to call and the `this` to call it with.
+#[derive(Clone)]
 pub struct Fetcher {
     function: Function,
     this: JsValue,

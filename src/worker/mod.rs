@@ -88,16 +88,17 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
         return Ok(proxy);
     }
     let config = proxy_config(|name| VARS.contains(&name).then(|| read_var(env, name)).flatten())?;
+    let fetcher = Fetcher::new(None)?;
     let engine = Engine::new(
         config.client.clone(),
-        Fetcher::new(None)?,
+        fetcher.clone(),
         Box::new(failure_value),
     );
     let proxy = Rc::new(Proxy {
         env: env.clone().into(),
         config,
         engine,
-        fetcher: Fetcher::new(None)?,
+        fetcher,
     });
     PROXY.with(|p| p.replace(Some(proxy.clone())));
     Ok(proxy)
