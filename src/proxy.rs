@@ -307,14 +307,16 @@ const HOP_BY_HOP: [&str; 9] = [
 ];
 
 /// The inbound request headers dropped on the way to the origin: hop-by-hop ones, those the
-/// `Connection` header names, `Host`, the proxy-key header, and the token header (replaced by
-/// the Worker's own token). Names as listed; header names compare case-insensitively.
+/// `Connection` header names, `Host`, the proxy-key header, the token header (replaced by the
+/// Worker's own token) and `Authorization` even when the token goes elsewhere: a caller's
+/// credentials never pass through. Header names compare case-insensitively.
 pub fn request_headers_to_drop<'a>(
     config: &'a ProxyConfig,
     connection: &'a str,
 ) -> impl Iterator<Item = &'a str> {
     response_headers_to_drop(connection).chain([
         "host",
+        "authorization",
         config.key_header.as_str(),
         config.client.header_name.as_str(),
     ])
