@@ -10,27 +10,12 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { Miniflare } from 'miniflare';
-import { chromium } from 'playwright-core';
 
 import { CLIENTS, startAuthServer } from './support/auth-server.mjs';
+import { launchChromium } from './support/chromium.mjs';
 import { jwtPayload } from './support/e2e-helpers.mjs';
 
 const PKG_DIR = fileURLToPath(new URL('../pkg/', import.meta.url));
-
-// TOOLCHAIN.md: Chromium flags for offline headless runs.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--disable-extensions',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost',
-];
 
 describe('Node', () => {
   it('imports the ESM entry and its exports', async () => {
@@ -140,7 +125,7 @@ describe('browser (Chromium through an import map)', () => {
       options: { tokenUrl: auth.tokenUrl, clientId: CLIENTS.basic.clientId, clientSecret: CLIENTS.basic.clientSecret, scope: ['api:read'] },
       badOptions: { tokenUrl: auth.tokenUrl, clientId: CLIENTS.basic.clientId, clientSecret: wrongSecret },
     });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.on('console', (msg) => consoleMessages.push(`${msg.type()}: ${msg.text()}`));
     page.on('pageerror', (err) => pageErrors.push(String(err)));

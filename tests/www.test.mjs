@@ -5,26 +5,10 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
 import { startWwwServer } from '../www/serve.mjs';
 import { API_SCOPES, CLIENTS, closedPortUrl, startAuthServer } from './support/auth-server.mjs';
+import { launchChromium } from './support/chromium.mjs';
 import { jwtPayload } from './support/e2e-helpers.mjs';
-
-// /work/shared/TOOLCHAIN.md: Chromium flags for this machine (no outside network).
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--disable-extensions',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost',
-];
 
 const SECRET = CLIENTS.basic.clientSecret;
 const WRONG_SECRET = 'wrong-secret-Qp93xv';
@@ -71,7 +55,7 @@ before(async () => {
     startAuthServer({ port: 0 }),
     startWwwServer({ port: 0 }),
     startEchoApi(),
-    chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args: CHROMIUM_ARGS }),
+    launchChromium({ chromiumSandbox: false }),
   ]);
 });
 

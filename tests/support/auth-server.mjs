@@ -23,12 +23,11 @@
 
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { realpathSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+
+import { closer, listen, runCli } from './loopback.mjs';
 
 // oidc-provider prints "Unsupported runtime. Use Node.js v22.x LTS" when imported on
 // Node 20 (it works there). Hide exactly that one line while importing it; every other
@@ -336,16 +335,6 @@ function answerPreflight(res) {
   res.end();
 }
 
-function listen(server, port) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: '127.0.0.1' }, () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
-
 /**
  * Start oidc-provider behind the strict front server.
  * @param {{port?: number, tokenPath?: string}} [options]
@@ -377,8 +366,7 @@ export async function startAuthServer(options = {}) {
   const pendingTimers = new Set();
 
   const front = http.createServer();
-  const port = await listen(front, options.port ?? 0);
-  const issuer = `http://127.0.0.1:${port}`;
+  const { url: issuer, port } = await listen(front, options.port ?? 0);
 
   const provider = new Provider(issuer, {
     adapter: createMemoryAdapter(),
@@ -521,7 +509,6 @@ export async function startAuthServer(options = {}) {
     providerCallback(req, res);
   });
 
-  let closed;
   return {
     url: issuer,
     issuer,
@@ -587,17 +574,7 @@ export async function startAuthServer(options = {}) {
       Object.assign(code, { error: 'access_denied', errorDescription: 'End-User denied the request' });
       await code.save();
     },
-    async close() {
-      closed ??= (async () => {
-        for (const timer of pendingTimers) clearTimeout(timer);
-        pendingTimers.clear();
-        const done = once(front, 'close');
-        front.close();
-        front.closeAllConnections();
-        await done;
-      })();
-      return closed;
-    },
+    close: closer(front, pendingTimers),
   };
 }
 
@@ -612,10 +589,10 @@ export async function startHangingServer() {
     socket.on('close', () => sockets.delete(socket));
     socket.resume(); // read and discard whatever arrives
   });
-  const port = await listen(server, 0);
+  const { url, port } = await listen(server, 0);
   let closed;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     get connections() { return connections; },
     async close() {
@@ -633,45 +610,21 @@ export async function startHangingServer() {
 /** A URL on 127.0.0.1 whose port nothing listens on (connections are refused). */
 export async function closedPortUrl() {
   const server = net.createServer();
-  const port = await listen(server, 0);
+  const { url } = await listen(server, 0);
   await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
+  return url;
 }
 
 // ---------------------------------------------------------------------------------------
 // CLI mode
-function isMain() {
-  if (!process.argv[1]) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '0' },
-      'token-path': { type: 'string' },
-    },
-  });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`auth-server: invalid --port ${values.port}`);
-    process.exit(2);
-  }
-  const server = await startAuthServer({ port, tokenPath: values['token-path'] });
-  process.stdout.write(`${JSON.stringify({
+await runCli(import.meta.url, {
+  name: 'auth-server',
+  options: { 'token-path': { type: 'string' } },
+  start: ({ port, values }) => startAuthServer({ port, tokenPath: values['token-path'] }),
+  describe: (server) => ({
     issuer: server.issuer,
     tokenUrl: server.tokenUrl,
     url: server.url,
     discoveryUrl: server.discoveryUrl,
-  })}\n`);
-  const stop = async () => {
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
+  }),
+});

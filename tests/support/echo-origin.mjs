@@ -22,23 +22,14 @@
 //   await origin.close()
 
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import http from 'node:http';
+
+import { closer, listen, requestHandler } from './loopback.mjs';
 
 export const CHUNK_COUNT = 5;
 export const CHUNK_INTERVAL_MS = 200;
 export const CHUNK_BYTES = 1024;
 export const REDIRECT_LOCATION = 'http://example.invalid/elsewhere';
-
-function listen(server, port, host) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host }, () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
 
 function routeOf(path) {
   const segments = path.split('/');
@@ -152,18 +143,12 @@ export async function startEchoOrigin(options = {}) {
     }
   }
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) sendJson(res, 500, { error: 'echo_failure' });
-      else res.destroy();
-    });
-  });
+  const server = http.createServer(requestHandler(handle, (res) => sendJson(res, 500, { error: 'echo_failure' })));
   server.on('clientError', (_err, socket) => socket.destroy());
-  const port = await listen(server, options.port ?? 0, host);
+  const { url, port } = await listen(server, options.port ?? 0, host);
 
-  let closed;
   return {
-    url: `http://${host}:${port}`,
+    url,
     host: `${host}:${port}`,
     port,
     requests,
@@ -201,16 +186,6 @@ export async function startEchoOrigin(options = {}) {
       requests.length = 0;
       chunkLog.length = 0;
     },
-    async close() {
-      closed ??= (async () => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        const done = once(server, 'close');
-        server.close();
-        server.closeAllConnections();
-        await done;
-      })();
-      return closed;
-    },
+    close: closer(server, timers),
   };
 }

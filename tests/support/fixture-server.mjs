@@ -24,25 +24,13 @@
 // CLI: node tests/support/fixture-server.mjs --port 9998
 //      prints one JSON line {"url": ...} and runs until SIGTERM/SIGINT.
 
-import { once } from 'node:events';
-import { realpathSync } from 'node:fs';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+
+import { closer, listen, requestHandler, runCli } from './loopback.mjs';
 
 const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
 const CORS_ALLOW_METHODS = 'GET, POST';
 const CONTROL_PATHS = new Set(['/__script', '/__requests', '/__reset']);
-
-function listen(server, port) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: '127.0.0.1' }, () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
 
 async function readBody(req) {
   const chunks = [];
@@ -196,16 +184,9 @@ export async function startFixtureServer(options = {}) {
     return sendScripted(res, response);
   }
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      if (!res.headersSent) sendJson(res, 500, { error: 'fixture_failure', error_description: String(err) });
-      else res.destroy();
-    });
-  });
-  const port = await listen(server, options.port ?? 0);
-  const url = `http://127.0.0.1:${port}`;
+  const server = http.createServer(requestHandler(handle, (res, err) => sendJson(res, 500, { error: 'fixture_failure', error_description: String(err) })));
+  const { url, port } = await listen(server, options.port ?? 0);
 
-  let closed;
   return {
     url,
     port,
@@ -220,42 +201,12 @@ export async function startFixtureServer(options = {}) {
     requestsFor(path) {
       return requests.filter((r) => r.path === path);
     },
-    async close() {
-      closed ??= (async () => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        const done = once(server, 'close');
-        server.close();
-        server.closeAllConnections();
-        await done;
-      })();
-      return closed;
-    },
+    close: closer(server, timers),
   };
 }
 
-function isMain() {
-  if (!process.argv[1]) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' } } });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`fixture-server: invalid --port ${values.port}`);
-    process.exit(2);
-  }
-  const server = await startFixtureServer({ port });
-  process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
-  const stop = async () => {
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
+await runCli(import.meta.url, {
+  name: 'fixture-server',
+  start: ({ port }) => startFixtureServer({ port }),
+  describe: (server) => ({ url: server.url }),
+});

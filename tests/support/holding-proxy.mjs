@@ -7,8 +7,9 @@
 //   proxy.url          // use instead of server.url
 //   await proxy.close();
 
-import { once } from 'node:events';
 import http from 'node:http';
+
+import { closer, listen } from './loopback.mjs';
 
 export async function startHoldingProxy(upstream) {
   let holdMs = 0;
@@ -55,28 +56,13 @@ export async function startHoldingProxy(upstream) {
       }
     }
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1' }, resolve);
-  });
-  const url = `http://127.0.0.1:${server.address().port}`;
-  let closed;
+  const { url } = await listen(server, 0);
   return {
     url,
     /** Hold every answer back this long (0: pass it on at once). */
     hold(ms) {
       holdMs = ms;
     },
-    async close() {
-      closed ??= (async () => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        const done = once(server, 'close');
-        server.close();
-        server.closeAllConnections();
-        await done;
-      })();
-      return closed;
-    },
+    close: closer(server, timers),
   };
 }

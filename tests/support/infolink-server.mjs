@@ -38,11 +38,9 @@
 // check that, e.g., a rotated-away refresh token is never sent again.
 
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { realpathSync } from 'node:fs';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+
+import { closer, listen, runCli } from './loopback.mjs';
 
 export const TOKEN_PATH = '/api/v1/oauth2/token';
 export const JOB_PATH = '/api/v1/executeJob';
@@ -80,16 +78,6 @@ export const INFOLINK_SPECIAL_USER = Object.freeze({
 
 const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
 const CORS_ALLOW_METHODS = 'POST';
-
-function listen(server, port) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: '127.0.0.1' }, () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
 
 async function readBody(req) {
   const chunks = [];
@@ -398,14 +386,12 @@ export async function startInfoLinkServer(options = {}) {
     });
   });
 
-  const port = await listen(server, options.port ?? 0);
-  const url = `http://127.0.0.1:${port}`;
+  const { url, port } = await listen(server, options.port ?? 0);
   const expireAll = (map) => {
     const past = Date.now() - 1;
     for (const record of map.values()) record.expiresAt = Math.min(record.expiresAt, past);
   };
 
-  let closed;
   return {
     url,
     port,
@@ -451,63 +437,32 @@ export async function startInfoLinkServer(options = {}) {
       jobs.length = 0;
       log.length = 0;
     },
-    async close() {
-      closed ??= (async () => {
-        for (const timer of pendingTimers) clearTimeout(timer);
-        pendingTimers.clear();
-        const done = once(server, 'close');
-        server.close();
-        server.closeAllConnections();
-        await done;
-      })();
-      return closed;
-    },
+    close: closer(server, pendingTimers),
   };
 }
 
 // ---------------------------------------------------------------------------------------
 // CLI mode
-function isMain() {
-  if (!process.argv[1]) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '0' },
-      'access-token-ttl': { type: 'string' },
-      'refresh-token-ttl': { type: 'string' },
-      'expired-token-status': { type: 'string' },
-    },
-  });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`infolink-server: invalid --port ${values.port}`);
-    process.exit(2);
-  }
-  const num = (v) => (v === undefined ? undefined : Number(v));
-  let server;
-  try {
-    server = await startInfoLinkServer({
-      port,
-      accessTokenTtl: num(values['access-token-ttl']),
-      refreshTokenTtl: num(values['refresh-token-ttl']),
-      expiredTokenStatus: num(values['expired-token-status']),
-    });
-  } catch (err) {
-    console.error(`infolink-server: ${err.message}`);
-    process.exit(2);
-  }
-  process.stdout.write(`${JSON.stringify({ url: server.url, tokenUrl: server.tokenUrl, jobUrl: server.jobUrl })}\n`);
-  const stop = async () => {
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
+const num = (v) => (v === undefined ? undefined : Number(v));
+await runCli(import.meta.url, {
+  name: 'infolink-server',
+  options: {
+    'access-token-ttl': { type: 'string' },
+    'refresh-token-ttl': { type: 'string' },
+    'expired-token-status': { type: 'string' },
+  },
+  async start({ port, values }) {
+    try {
+      return await startInfoLinkServer({
+        port,
+        accessTokenTtl: num(values['access-token-ttl']),
+        refreshTokenTtl: num(values['refresh-token-ttl']),
+        expiredTokenStatus: num(values['expired-token-status']),
+      });
+    } catch (err) {
+      console.error(`infolink-server: ${err.message}`);
+      process.exit(2);
+    }
+  },
+  describe: (server) => ({ url: server.url, tokenUrl: server.tokenUrl, jobUrl: server.jobUrl }),
+});

@@ -19,20 +19,11 @@
 // {"error":"invalid_token","error_description":...}.
 // The token is read from `headerName` (default Authorization), scheme Bearer (any case).
 
-import { once } from 'node:events';
 import http from 'node:http';
 
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 
-function listen(server, port) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: '127.0.0.1' }, () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
+import { closer, listen, requestHandler } from './loopback.mjs';
 
 async function readBody(req) {
   const chunks = [];
@@ -125,16 +116,9 @@ export async function startJwtApiServer(options) {
     return sendJson(res, 404, { error: 'not_found' });
   }
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: String(err) });
-      else res.destroy();
-    });
-  });
-  const port = await listen(server, options.port ?? 0);
-  const url = `http://127.0.0.1:${port}`;
+  const server = http.createServer(requestHandler(handle, (res, err) => sendJson(res, 500, { error: 'server_error', error_description: String(err) })));
+  const { url, port } = await listen(server, options.port ?? 0);
 
-  let closed;
   return {
     url,
     port,
@@ -152,14 +136,6 @@ export async function startJwtApiServer(options) {
     requestsFor(path) {
       return requests.filter((r) => r.path === path);
     },
-    async close() {
-      closed ??= (async () => {
-        const done = once(server, 'close');
-        server.close();
-        server.closeAllConnections();
-        await done;
-      })();
-      return closed;
-    },
+    close: closer(server),
   };
 }
