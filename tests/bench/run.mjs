@@ -30,7 +30,7 @@ const SECTIONS = [
   },
   {
     name: 'expiry',
-    title: '3. Expiry: 5-second tokens polled every 100 ms for 12 s, all at once; calls handed a token at/past its JWT exp, longest wait after the first call',
+    title: '3. Expiry: 5-second tokens polled every 100 ms for 12 s, each candidate in its own process, same window; calls handed a token at/past its JWT exp, longest wait after the first (cold) call',
     needs: ['pkg'],
     limitS: 60,
   },

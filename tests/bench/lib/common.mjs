@@ -1,6 +1,7 @@
 // Small helpers shared by the sections: paths, statistics, formatting and the section runner.
 
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -34,7 +35,7 @@ export function row(candidate, figure, extra = {}) {
 
 /**
  * Runs a section's main function: `node sections/x.mjs --out FILE [--opts JSON]`; writes
- * `{ rows, data }` to FILE. Exits non-zero (with the error on stderr) when the section throws.
+ * `{ rows, data }` to FILE (its directory made when missing). Exits non-zero (with the error on stderr) when the section throws.
  */
 export async function runSection(name, main) {
   const { values } = parseArgs({ options: { out: { type: 'string' }, opts: { type: 'string', default: '{}' } } });
@@ -42,7 +43,11 @@ export async function runSection(name, main) {
   try {
     const result = await main(opts);
     const text = JSON.stringify({ section: name, ...result }, null, 2);
-    if (values.out) writeFileSync(values.out, text);
+    if (values.out) {
+      const out = resolve(values.out); // relative to the working directory
+      mkdirSync(dirname(out), { recursive: true }); // e.g. results/, which is not committed
+      writeFileSync(out, text);
+    }
     else process.stdout.write(`${text}\n`);
     process.exit(0);
   } catch (err) {

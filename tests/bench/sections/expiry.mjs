@@ -1,17 +1,43 @@
 // 3. Expiry correctness: 5-second tokens, every candidate polled every 100 ms for 12 s, all
 // in the same window against one oidc-provider (one client id each, counted per client).
-// Each candidate has its own timer, staggered across the 100 ms, so one candidate's work never
-// runs inside another's timed call. For every call: the token's JWT `exp` against Date.now()
-// at receipt (a token at or past `exp` counts as expired), and how long the caller waited
-// (performance.now() around the await). The very first, cold call is left out of the waits.
+// Each candidate runs in a Node process of its own (lib/expiry-poller.mjs), so no other
+// candidate's work (JSON parsing, JWT decoding, its token requests) ever lands on its event
+// loop inside a timed call; the starts are staggered across the 100 ms all the same, so the
+// processes do not all wake at the same instant. For every call: the token's JWT `exp`
+// against Date.now() at receipt (a token at or past `exp` counts as expired), and how long the
+// caller waited (performance.now() around the await). Each process makes its very first,
+// cold call before the window opens; it counts among the calls but is left out of the waits
+// (`coldWaitMs`), so no call in the window waits on a cold token request.
 
-import { PKG, fmt, median, row, runSection, sleep } from '../lib/common.mjs';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { fmt, median, row, runSection } from '../lib/common.mjs';
 import { startAuth } from '../lib/auth.mjs';
-import { jwtExp, makeCandidates } from '../lib/candidates.mjs';
 
 const NAMES = ['edge', 'baseline', 'badgateway', 'simple', 'oauth4webapi', 'openid'];
+const POLLER = fileURLToPath(new URL('../lib/expiry-poller.mjs', import.meta.url));
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/** Resolves with the first message for which pick(message) is not undefined; rejects on exit or timeout. */
+function nextMessage(child, what, timeoutMs, pick) {
+  return new Promise((resolve, reject) => {
+    const done = (fn, value) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      fn(value);
+    };
+    const onMessage = (message) => {
+      const value = pick(message);
+      if (value !== undefined) done(resolve, value);
+    };
+    const onExit = (code, signal) => done(reject, new Error(`${what}: poller exited (${signal ?? code})`));
+    const timer = setTimeout(() => done(reject, new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
 
 await runSection('expiry', async (opts) => {
   const ttl = opts.ttlSeconds ?? 5;
@@ -19,87 +45,62 @@ await runSection('expiry', async (opts) => {
   const durationMs = opts.durationMs ?? 12_000;
   const names = opts.names ?? NAMES;
   const auth = await startAuth(names);
+  const children = [];
   try {
     await auth.setTtl(ttl);
-    const edgeModule = await import(`${PKG}node.js`);
-    const candidates = await makeCandidates(names, auth, edgeModule);
-    for (const c of candidates) {
-      Object.assign(c, { calls: 0, expired: 0, noExp: 0, errors: 0, maxPastExpMs: 0, waits: [], first: true, inflight: new Set() });
+    for (const name of names) {
+      const spec = { name, issuer: auth.issuer, tokenUrl: auth.tokenUrl, tokenPath: auth.tokenPath, intervalMs, durationMs };
+      // The pollers' stdout goes to stderr: without --out, stdout carries the section's JSON alone.
+      const child = fork(POLLER, [JSON.stringify(spec)], { stdio: ['ignore', 2, 2, 'ipc'] });
+      children.push({ name, child });
     }
-
-    async function poll(c) {
-      const first = c.first;
-      c.first = false;
-      const start = performance.now();
-      let value;
-      try {
-        value = await c.get();
-      } catch {
-        c.errors++;
-        return;
-      }
-      const waited = performance.now() - start;
-      const now = Date.now();
-      c.calls++;
-      const exp = jwtExp(c.token(value));
-      if (exp === undefined) c.noExp++;
-      else if (now >= exp * 1000) {
-        c.expired++;
-        c.maxPastExpMs = Math.max(c.maxPastExpMs, now - exp * 1000);
-      }
-      if (!first) c.waits.push(waited);
-    }
-
-    const timers = [];
-    const startAll = Date.now();
-    await Promise.all(
-      candidates.map(async (c, i) => {
-        await sleep((i * intervalMs) / candidates.length);
-        const tick = () => {
-          const p = poll(c);
-          c.inflight.add(p);
-          p.finally(() => c.inflight.delete(p));
-        };
-        tick();
-        timers.push(setInterval(tick, intervalMs));
-      }),
+    // Every process has loaded its modules, built its client and had its cold call answered
+    // before the window opens.
+    await Promise.all(children.map(({ name, child }) => nextMessage(child, `${name} start`, 30_000, (m) => (m?.ready ? true : undefined))));
+    const finished = children.map(({ name, child }) =>
+      nextMessage(child, name, durationMs + 20_000, (m) => m?.result),
     );
-    await sleep(Math.max(0, durationMs - (Date.now() - startAll)));
-    for (const t of timers) clearInterval(t);
-    await Promise.all(candidates.flatMap((c) => [...c.inflight]));
+    const startAt = Date.now() + 250;
+    children.forEach(({ child }, i) => child.send({ startAt: startAt + (i * intervalMs) / children.length }));
+    const polled = await Promise.all(finished);
     const counts = (await auth.counts()).byClient;
 
     const results = {};
-    for (const c of candidates) {
-      const sorted = [...c.waits].sort((a, b) => a - b);
-      results[c.name] = {
-        label: c.label,
-        calls: c.calls,
-        errors: c.errors,
-        expired: c.expired,
-        notJwt: c.noExp,
-        maxPastExpMs: c.maxPastExpMs,
-        tokenRequests: counts[auth.client(c.name).clientId] ?? 0,
+    children.forEach(({ name }, i) => {
+      const r = polled[i];
+      const sorted = [...r.waits].sort((a, b) => a - b);
+      results[name] = {
+        label: r.label,
+        calls: r.calls,
+        errors: r.errors,
+        ...(r.firstError && { firstError: r.firstError }),
+        expired: r.expired,
+        notJwt: r.noExp,
+        maxPastExpMs: r.maxPastExpMs,
+        tokenRequests: counts[auth.client(name).clientId] ?? 0,
+        coldWaitMs: r.coldWaitMs,
         waitMsMax: sorted.at(-1) ?? 0,
         waitMsP50: sorted.length ? median(sorted) : 0,
         waitMsP99: sorted.length ? percentile(sorted, 99) : 0,
         callsWaitingOver1ms: sorted.filter((w) => w > 1).length,
-        edgeStats: c.client?.stats(),
+        edgeStats: r.edgeStats,
+        waitsMs: r.waits.map((w) => Math.round(w * 1000) / 1000), // in call order, the first call left out
       };
-    }
-    const rows = candidates.map((c) => {
-      const r = results[c.name];
+    });
+    const rows = names.map((name) => {
+      const r = results[name];
       const expired = `${r.expired}/${r.calls} expired${r.expired ? ` (≤ ${fmt.int(r.maxPastExpMs)} ms past exp)` : ''}`;
       const figure = `${expired}; max wait ${fmt.ms(r.waitMsMax)}; ${r.tokenRequests} token req.${r.errors ? `; ${r.errors} errors` : ''}`;
       const extra = {};
-      if (c.name === 'edge') {
+      if (name === 'edge') {
         extra.budget = '0 expired, no wait > 1 ms';
         extra.pass = r.expired === 0 && r.notJwt === 0 && r.errors === 0 && r.calls > 0 && r.waitMsMax <= 1;
       }
-      return row(c.label, figure, extra);
+      return row(r.label, figure, extra);
     });
-    return { rows, data: { ttlSeconds: ttl, intervalMs, durationMs, results } };
+    return { rows, data: { ttlSeconds: ttl, intervalMs, durationMs, processPerCandidate: true, results } };
   } finally {
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await auth.close();
   }
 });
