@@ -269,6 +269,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The path and query of an absolute request URL (`scheme://authority/path?query`), as the
+/// runtime serialized it: everything from the first `/` after the authority; `/` when there
+/// is none; without a fragment. Serialized URLs re-parse to themselves, so this is what
+/// `pathname + search` of a parsed copy would give, without the parse.
+pub fn path_and_query(url: &str) -> &str {
+    let url = url.split_once('#').map_or(url, |(before, _)| before);
+    let after_scheme = url.find("//").map_or(0, |i| i + 2);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[after_scheme + i..],
+        None => "/",
+    }
+}
+
 /// The URL to forward to: the inbound path and query appended to the origin's base path.
 /// `path_and_query` is what the runtime parsed (it starts with `/`); dot segments, raw or
 /// percent-encoded, are refused even so, and the result always starts with the origin.

@@ -10,8 +10,8 @@ use common::{assert_no_secret, fixture, response, SerdeJson, ACCESS_TOKEN, SECRE
 use edge_oauth::config::{AuthMethod, BasicAuthEncoding, Endpoint, Timing};
 use edge_oauth::proxy::{
     buffer_for_replay, check_access, drop_request_header, drop_response_header, json_error,
-    json_escape, proxy_config, server_timing, token_failure, upstream_url, Access, ProxyConfig,
-    Refusal, TokenSource, REPLAY_LIMIT_BYTES,
+    json_escape, path_and_query, proxy_config, server_timing, token_failure, upstream_url, Access,
+    ProxyConfig, Refusal, TokenSource, REPLAY_LIMIT_BYTES,
 };
 use edge_oauth::response::{parse_token_response, HttpResponse};
 use edge_oauth::TokenError;
@@ -1443,4 +1443,30 @@ fn a_trailing_line_break_is_not_part_of_the_client_secret() {
     let config = config_with(&[("CLIENT_SECRET", Some("piped-secret\n"))]);
     let secret = config.client.client_secret.as_ref().expect("a secret");
     assert_eq!(secret.expose(), "piped-secret");
+}
+
+#[test]
+fn path_and_query_of_a_serialized_request_url() {
+    assert_eq!(
+        path_and_query("https://w.example/v1/items?x=1&y=2"),
+        "/v1/items?x=1&y=2"
+    );
+    assert_eq!(path_and_query("http://127.0.0.1:8787/"), "/");
+    assert_eq!(path_and_query("http://127.0.0.1:8787"), "/");
+    assert_eq!(path_and_query("https://w.example/a?b#frag"), "/a?b");
+    // What the runtime serialized is taken as it is; upstream_url judges it.
+    assert_eq!(
+        path_and_query("https://w.example//evil.example/x"),
+        "//evil.example/x"
+    );
+    assert_eq!(path_and_query("https://w.example/%2e%2e/x"), "/%2e%2e/x");
+    let config = config_with(&[("ORIGIN_URL", Some("https://api.example.com/base"))]);
+    assert_eq!(
+        upstream_url(&config, path_and_query("https://w.example//evil.example/x")).unwrap(),
+        "https://api.example.com/base//evil.example/x"
+    );
+    assert_eq!(
+        upstream_url(&config, path_and_query("https://w.example/%2e%2e/x")),
+        Err(Refusal::BadPath)
+    );
 }

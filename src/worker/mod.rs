@@ -15,9 +15,9 @@ use worker::{event, Context, Env};
 
 use crate::error::TokenError;
 use crate::proxy::{
-    buffer_for_replay, check_access, json_error, proxy_config, request_headers_to_drop,
-    response_headers_to_drop, server_timing, token_failure, upstream_url, ProxyConfig, Refusal,
-    TokenSource,
+    buffer_for_replay, check_access, json_error, path_and_query, proxy_config,
+    request_headers_to_drop, response_headers_to_drop, server_timing, token_failure, upstream_url,
+    ProxyConfig, Refusal, TokenSource,
 };
 use crate::wasm::engine::{object, Engine};
 use crate::wasm::http::{network_from, Fetcher};
@@ -59,18 +59,20 @@ thread_local! {
     static PROXY: RefCell<Option<Rc<Proxy>>> = const { RefCell::new(None) };
 }
 
+/// Takes and returns the platform's own Request and Response: a `worker::Request` reads the
+/// method, URL, headers and `cf` of every request up front, and a `worker::Response` is
+/// rebuilt into a second `Response` on the way out.
 #[event(fetch)]
 async fn fetch(
-    request: worker::Request,
+    request: web_sys::Request,
     env: Env,
     _ctx: Context,
-) -> worker::Result<worker::Response> {
-    let request: web_sys::Request = Clone::clone(request.inner());
+) -> worker::Result<web_sys::Response> {
     let response = match proxy_for(&env) {
         Ok(proxy) => forward(&proxy, &request).await,
         Err(error) => json_response(500, None, &token_failure(&error).body),
     };
-    Ok(response.map_err(worker::Error::from)?.into())
+    response.map_err(worker::Error::from)
 }
 
 /// A var as a string, whether `[vars]` gave a string, a number or a boolean.
@@ -194,8 +196,8 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
         );
         return refuse(proxy, request, 401, "unauthorized", &message, started);
     }
-    let url = Url::new(&request.url())?;
-    let target = match upstream_url(config, &format!("{}{}", url.pathname(), url.search())) {
+    let url = request.url();
+    let target = match upstream_url(config, path_and_query(&url)) {
         Ok(target) => target,
         Err(Refusal::BadPath | Refusal::Unauthorized) => {
             return refuse(
@@ -216,15 +218,19 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
         outbound.delete(name)?;
     }
 
-    let body = request.body();
-    let length = headers
-        .get("content-length")?
-        .and_then(|l| l.trim().parse::<u64>().ok());
-    let replayable = buffer_for_replay(body.is_some(), length);
-    let body: Option<JsValue> = match body {
-        Some(_) if replayable => Some(JsFuture::from(request.array_buffer()?).await?),
-        Some(stream) => Some(stream.into()),
-        None => None,
+    // No body (GET, HEAD, most proxied calls): nothing to buffer, always replayable.
+    let (body, replayable): (Option<JsValue>, bool) = match request.body() {
+        None => (None, true),
+        Some(stream) => {
+            let length = headers
+                .get("content-length")?
+                .and_then(|l| l.trim().parse::<u64>().ok());
+            if buffer_for_replay(true, length) {
+                (Some(JsFuture::from(request.array_buffer()?).await?), true)
+            } else {
+                (Some(stream.into()), false)
+            }
+        }
     };
 
     let token_started = Date::now();
