@@ -580,46 +580,6 @@ fn bad_scopes_are_refused() {
     }
 }
 
-#[test]
-fn no_error_message_contains_the_secret() {
-    // Every failing configuration above, with the secret set, checked by config_error; and a
-    // secret that looks like other options' values.
-    let cases = [
-        ConfigInput {
-            token_url: None,
-            ..input()
-        },
-        with_url("http://auth.example.test/token"),
-        ConfigInput {
-            client_id: None,
-            ..input()
-        },
-        ConfigInput {
-            auth_method: Some("none".into()),
-            ..input()
-        },
-        ConfigInput {
-            header_name: Some("Bad Header".into()),
-            ..input()
-        },
-        ConfigInput {
-            timeout_ms: Some(-1.0),
-            ..input()
-        },
-        ConfigInput {
-            scope: vec!["a b".into()],
-            ..input()
-        },
-        ConfigInput {
-            extra_params: vec![("client_secret".into(), SECRET.into())],
-            ..input()
-        },
-    ];
-    for case in cases {
-        config_error(case);
-    }
-}
-
 // ---- grant and basicAuthEncoding ----------------------------------------------------------
 
 #[test]

@@ -395,6 +395,14 @@ fn config_errors_never_contain_the_secret() {
             ..input()
         },
         ConfigInput {
+            timeout_ms: Some(-1.0),
+            ..input()
+        },
+        ConfigInput {
+            scope: vec!["a b".into()],
+            ..input()
+        },
+        ConfigInput {
             extra_params: vec![("client_secret".into(), SECRET.into())],
             ..input()
         },

@@ -27,7 +27,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 
-import { closer, listen, runCli } from './loopback.mjs';
+import { answerPreflight, closer, listen, runCli } from './loopback.mjs';
 
 // oidc-provider prints "Unsupported runtime. Use Node.js v22.x LTS" when imported on
 // Node 20 (it works there). Hide exactly that one line while importing it; every other
@@ -79,8 +79,6 @@ export const CLIENTS = Object.freeze({
   }),
 });
 
-const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
-const CORS_ALLOW_METHODS = 'GET, POST';
 
 function clientMetadata(extraClients = []) {
   return [
@@ -233,9 +231,10 @@ function formDecode(value) {
   return decodeURIComponent(value.replace(/\+/g, ' '));
 }
 
-// RFC 6749 §2.3.1: base64(formEncode(id) ":" formEncode(secret)).
+// Basic credentials: base64(id ":" secret), each part form-urlencoded first as RFC 6749
+// §2.3.1 says, or, with `raw`, as they are (what many servers read).
 // Returns { clientId, clientSecret } or { malformed: reason }.
-function decodeBasic(header) {
+function decodeBasic(header, { raw = false } = {}) {
   const match = /^basic\s+(\S*)\s*$/i.exec(header);
   if (!match) return { malformed: 'Authorization header is not Basic' };
   const b64 = match[1];
@@ -245,28 +244,13 @@ function decodeBasic(header) {
   const decoded = Buffer.from(b64, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon === -1) return { malformed: 'Basic credentials have no ":" separator' };
+  const [id, secret] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+  if (raw) return { clientId: id, clientSecret: secret };
   try {
-    return {
-      clientId: formDecode(decoded.slice(0, colon)),
-      clientSecret: formDecode(decoded.slice(colon + 1)),
-    };
+    return { clientId: formDecode(id), clientSecret: formDecode(secret) };
   } catch {
     return { malformed: 'Basic credentials are not correctly form-urlencoded' };
   }
-}
-
-// Basic credentials as many servers read them: base64(id ":" secret), nothing url-decoded.
-function decodeBasicRaw(header) {
-  const match = /^basic\s+(\S*)\s*$/i.exec(header);
-  if (!match) return { malformed: 'Authorization header is not Basic' };
-  const b64 = match[1];
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
-    return { malformed: 'Basic credentials are not valid base64' };
-  }
-  const decoded = Buffer.from(b64, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon === -1) return { malformed: 'Basic credentials have no ":" separator' };
-  return { clientId: decoded.slice(0, colon), clientSecret: decoded.slice(colon + 1) };
 }
 
 // The RFC 6749 §2.3.1 form of Basic credentials, which oidc-provider decodes.
@@ -324,16 +308,6 @@ function addCors(res) {
   };
 }
 
-function answerPreflight(res) {
-  res.writeHead(204, {
-    'Access-Control-Allow-Origin': '*',
-    'Access-Control-Allow-Methods': CORS_ALLOW_METHODS,
-    'Access-Control-Allow-Headers': CORS_ALLOW_HEADERS,
-    'Access-Control-Max-Age': '600',
-    'Content-Length': '0',
-  });
-  res.end();
-}
 
 /**
  * Start oidc-provider behind the strict front server.
@@ -440,7 +414,7 @@ export async function startAuthServer(options = {}) {
     const form = new URLSearchParams(body.toString('utf8'));
     const authorization = req.headers.authorization;
     const basic = authorization === undefined ? undefined
-      : basicEncoding === 'raw' ? decodeBasicRaw(authorization) : decodeBasic(authorization);
+      : decodeBasic(authorization, { raw: basicEncoding === 'raw' });
     const authMethod = authorization !== undefined ? 'basic' : form.has('client_secret') ? 'post' : 'none';
     Object.assign(entry, {
       grantType: form.get('grant_type') ?? undefined,
@@ -495,7 +469,7 @@ export async function startAuthServer(options = {}) {
     addCors(res);
     if (req.method === 'OPTIONS') {
       req.resume();
-      answerPreflight(res);
+      answerPreflight(res, 'GET, POST');
       return;
     }
     if (isTokenPost) {

@@ -26,10 +26,8 @@
 
 import http from 'node:http';
 
-import { closer, listen, requestHandler, runCli } from './loopback.mjs';
+import { answerPreflight, closer, listen, requestHandler, runCli } from './loopback.mjs';
 
-const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
-const CORS_ALLOW_METHODS = 'GET, POST';
 const CONTROL_PATHS = new Set(['/__script', '/__requests', '/__reset']);
 
 async function readBody(req) {
@@ -146,13 +144,7 @@ export async function startFixtureServer(options = {}) {
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
       req.resume();
       preflights += 1;
-      res.writeHead(204, {
-        'Access-Control-Allow-Methods': CORS_ALLOW_METHODS,
-        'Access-Control-Allow-Headers': CORS_ALLOW_HEADERS,
-        'Access-Control-Max-Age': '600',
-        'Content-Length': '0',
-      });
-      return res.end();
+      return answerPreflight(res, 'GET, POST');
     }
 
     if (CONTROL_PATHS.has(url.pathname)) return handleControl(req, res, url);

@@ -40,7 +40,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 
-import { closer, listen, runCli } from './loopback.mjs';
+import { answerPreflight, closer, listen, runCli } from './loopback.mjs';
 
 export const TOKEN_PATH = '/api/v1/oauth2/token';
 export const JOB_PATH = '/api/v1/executeJob';
@@ -76,8 +76,6 @@ export const INFOLINK_SPECIAL_USER = Object.freeze({
   password: 'infolink-p&ss=w0rd+ %Z:8',
 });
 
-const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
-const CORS_ALLOW_METHODS = 'POST';
 
 async function readBody(req) {
   const chunks = [];
@@ -354,14 +352,7 @@ export async function startInfoLinkServer(options = {}) {
     res.setHeader('Access-Control-Allow-Origin', '*');
     if (req.method === 'OPTIONS') {
       req.resume();
-      res.writeHead(204, {
-        'Access-Control-Allow-Origin': '*',
-        'Access-Control-Allow-Methods': CORS_ALLOW_METHODS,
-        'Access-Control-Allow-Headers': CORS_ALLOW_HEADERS,
-        'Access-Control-Max-Age': '600',
-        'Content-Length': '0',
-      });
-      res.end();
+      answerPreflight(res, 'POST');
       return;
     }
     const path = new URL(req.url, 'http://127.0.0.1').pathname;

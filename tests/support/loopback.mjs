@@ -120,3 +120,20 @@ export async function runCli(importMetaUrl, { name, options = {}, start, describ
   process.once('SIGINT', stop);
   process.stdout.write(`${JSON.stringify(describe(server))}\n`);
 }
+
+/**
+ * Answers a CORS preflight for the browser tests: any origin, the `Authorization` and
+ * `Content-Type` request headers, and `methods`.
+ * @param {import('node:http').ServerResponse} res
+ * @param {string} methods e.g. 'GET, POST'
+ */
+export function answerPreflight(res, methods) {
+  res.writeHead(204, {
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Methods': methods,
+    'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+    'Access-Control-Max-Age': '600',
+    'Content-Length': '0',
+  });
+  res.end();
+}
