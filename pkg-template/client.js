@@ -96,7 +96,7 @@ export class TokenClient {
   }
 
   getToken(options) {
-    if (Date.now() < this.#freshUntil && !options?.forceRefresh && !options?.signal?.aborted) {
+    if (this.#isFresh(options)) {
       this.#hits++;
       return Promise.resolve(this.#info.accessToken);
     }
@@ -175,11 +175,16 @@ export class TokenClient {
   }
 
   #current(options) {
-    if (Date.now() < this.#freshUntil && !options?.forceRefresh && !options?.signal?.aborted) {
+    if (this.#isFresh(options)) {
       this.#hits++;
       return Promise.resolve(this.#info);
     }
     return this.#ask(options);
+  }
+
+  /** Whether the cached token can be handed out at once, without asking the core. */
+  #isFresh(options) {
+    return Date.now() < this.#freshUntil && !options?.forceRefresh && !options?.signal?.aborted;
   }
 
   #ask(options) {
