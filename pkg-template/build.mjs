@@ -10,7 +10,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const template = join(root, 'pkg-template');
 const out = join(root, 'pkg');
 
-execFileSync('wasm-pack', ['build', '--release', '--no-pack', '--target', 'web', '--out-dir', out, '--out-name', 'edge_oauth', root], {
+// --no-default-features: the core without std (see src/no_std_wasm.rs).
+execFileSync('wasm-pack', ['build', '--release', '--no-pack', '--target', 'web', '--out-dir', out, '--out-name', 'edge_oauth', root, '--', '--no-default-features'], {
   stdio: 'inherit',
   env: { ...process.env, PATH: [join(root, 'node_modules', '.bin'), process.env.PATH].join(delimiter) },
 });

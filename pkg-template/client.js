@@ -1,8 +1,10 @@
-// The public TokenClient and TokenError. The engine is the wasm CoreClient; this wrapper
-// keeps the cache-hit path on the JS side of the boundary: while a token is fresh (the core
-// says until when), getToken() answers from here without calling into wasm.
+// The public TokenClient and TokenError. The wasm CoreClient decides, builds and parses;
+// this wrapper does the I/O (renewal.js) and keeps the cache-hit path on the JS side of the
+// boundary: while a token is fresh (the core says until when), getToken() answers from here
+// without calling into wasm.
 
 import { CoreClient } from './edge_oauth.js';
+import { Renewal } from './renewal.js';
 
 /** Every failure: `code` is the OAuth `error` as sent, or the client's own code. */
 export class TokenError extends Error {
@@ -79,6 +81,9 @@ const publicInfo = ({ accessToken, tokenType, expiresAt, scope }) =>
 
 export class TokenClient {
   #core;
+  #headerName;
+  /** The renewal under way (or the last one). */
+  #renewal = null;
   /** The core's last answer `{ accessToken, tokenType, expiresAt, scope?, freshUntil }`. */
   #info = null;
   /** Until then (ms since epoch) #info is handed out without asking the core. */
@@ -89,10 +94,14 @@ export class TokenClient {
   #fetch;
 
   constructor(options) {
-    this.#core = new CoreClient(options, makeError);
+    try {
+      this.#core = new CoreClient(options);
+    } catch (fields) {
+      throw fields instanceof Error ? fields : makeError(fields);
+    }
+    this.#headerName = this.#core.headerName;
     const fetch = options.fetch ?? globalThis.fetch;
-    this.#fetch = (request) => fetch(request); // called unbound, as browsers require
-
+    this.#fetch = (input, init) => fetch(input, init); // called unbound, as browsers require
   }
 
   getToken(options) {
@@ -108,7 +117,7 @@ export class TokenClient {
   }
 
   authorizationHeader(options) {
-    const name = this.#core.headerName;
+    const name = this.#headerName;
     return this.#current(options).then((info) => [name, `${info.tokenType} ${info.accessToken}`]);
   }
 
@@ -131,7 +140,7 @@ export class TokenClient {
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     const info = await this.#current({ signal });
     const request = new Request(input, init);
-    request.headers.set(this.#core.headerName, `${info.tokenType} ${info.accessToken}`);
+    request.headers.set(this.#headerName, `${info.tokenType} ${info.accessToken}`);
     const response = await this.#followSameOrigin(request, init?.body, canReplay);
     return { response, accessToken: info.accessToken };
   }
@@ -188,16 +197,37 @@ export class TokenClient {
   }
 
   #ask(options) {
-    const forceRefresh = options?.forceRefresh === true;
-    if (forceRefresh) this.#forget();
+    const signal = options?.signal ?? undefined;
+    if (signal?.aborted) return Promise.reject(this.#abortError());
+    if (options?.forceRefresh === true) this.invalidate();
     const epoch = this.#epoch;
-    return this.#core.get(forceRefresh, options?.signal ?? undefined).then((info) => {
+    const { info, start } = this.#core.lookup(Date.now());
+    if (start) this.#renewal = new Renewal(this.#core, this.#fetch, makeError, info !== undefined);
+    const answer = info ? Promise.resolve(info) : signal ? this.#waitOrAbort(signal) : this.#renewal.promise;
+    return answer.then((info) => {
       if (epoch === this.#epoch) {
         this.#info = info;
         this.#freshUntil = info.freshUntil;
       }
       return info;
     });
+  }
+
+  /** Waits for the renewal unless `signal` aborts first; the last waiter to leave stops it. */
+  #waitOrAbort(signal) {
+    const renewal = this.#renewal;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        if (!renewal.done && this.#core.leave()) renewal.cancel();
+        reject(this.#abortError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      renewal.promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  #abortError() {
+    return makeError(this.#core.abortError());
   }
 
   /** Drops `accessToken` if it is still the current one, so concurrent refusals renew once. */

@@ -3,6 +3,7 @@
 
 use crate::error::TokenError;
 use crate::secret::{ClientSecret, Password, Username};
+use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 
 /// Where the token endpoint is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -308,7 +309,7 @@ impl ConfigInput {
         };
         let max_retries = match self.max_retries {
             None => 2,
-            Some(n) if n.fract() == 0.0 && (0.0..=10.0).contains(&n) => n as u32,
+            Some(n) if (0.0..=10.0).contains(&n) && n == f64::from(n as u32) => n as u32,
             Some(_) => {
                 return Err(config_error(
                     "maxRetries must be a whole number from 0 to 10",

@@ -4,6 +4,7 @@
 //!
 //! No variant ever holds a secret or a token, so `Display` and `Debug` are safe to log.
 
+use alloc::string::String;
 use core::fmt;
 
 /// Why a token could not be had.
@@ -143,4 +144,4 @@ impl fmt::Display for TokenError {
     }
 }
 
-impl std::error::Error for TokenError {}
+impl core::error::Error for TokenError {}

@@ -50,11 +50,20 @@
 //! }
 //! # Ok::<(), edge_oauth::error::TokenError>(())
 //! ```
+// The core needs only `alloc`. The npm package's wasm is built without the `std` feature: no
+// std panic machinery (a panic traps), no `core::fmt` beyond the messages themselves.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+extern crate alloc;
+
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+mod no_std_wasm;
+
 pub mod cache;
 pub mod config;
+pub mod driver;
 pub mod error;
 pub mod proxy;
 pub mod request;

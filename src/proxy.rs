@@ -2,6 +2,12 @@
 //! control, the upstream URL (which can never leave the origin), which headers travel, and
 //! how a token failure is answered. The Worker adapter (`worker` feature) only does the I/O.
 
+use alloc::{
+    borrow::ToOwned,
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
 use core::fmt;
 
 use crate::config::{Config, ConfigInput};

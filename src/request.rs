@@ -1,6 +1,7 @@
 //! Pure request building: the token request for each grant and client-auth method, and the
 //! discovery URLs. Nothing here sends anything.
 
+use alloc::{borrow::ToOwned, format, string::String, vec, vec::Vec};
 use core::fmt;
 
 use crate::config::{AuthMethod, BasicAuthEncoding, Config, GrantConfig};

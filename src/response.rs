@@ -9,6 +9,7 @@ use crate::config::{check_endpoint_url, AuthMethod};
 use crate::error::TokenError;
 use crate::retry::parse_retry_after;
 use crate::secret::{AccessToken, RefreshToken};
+use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 
 /// Responses larger than this are refused unread.
 pub const MAX_BODY_BYTES: usize = 1 << 20;

@@ -4,6 +4,7 @@
 //! None of them derives `PartialEq` or `Display`; `Debug` prints a fixed placeholder, and the
 //! value is only reachable through an explicit `.expose()`, so a leak shows up in review.
 
+use alloc::string::String;
 use core::fmt;
 
 macro_rules! secret_type {

@@ -1,11 +1,13 @@
-//! The real fetch adapter, in Node and in headless Chromium, against the oidc-provider
-//! server that `.ci/test` starts before `cargo test` (its issuer is passed in at compile time
-//! as EDGE_OAUTH_TEST_ISSUER). Run once plain (Node) and once with WASM_BINDGEN_USE_BROWSER=1.
+//! `CoreClient` — the core as the npm package's JS wrapper sees it — in Node and in headless
+//! Chromium: its steps driven by hand with the platform's own `fetch` against the
+//! oidc-provider server that `.ci/test` starts before `cargo test` (its issuer is passed in at
+//! compile time as EDGE_OAUTH_TEST_ISSUER), and with canned answers where a server cannot be
+//! made to give them. Run once plain (Node) and once with WASM_BINDGEN_USE_BROWSER=1.
 #![cfg(target_arch = "wasm32")]
 
 use edge_oauth::wasm::CoreClient;
-use js_sys::{Function, Object, Promise, Reflect};
-use wasm_bindgen::JsValue;
+use js_sys::{Date, Function, Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -18,7 +20,7 @@ fn issuer() -> &'static str {
     }
 }
 
-fn options(fields: &[(&str, JsValue)]) -> JsValue {
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
     let object = Object::new();
     for (name, value) in fields {
         Reflect::set(&object, &JsValue::from_str(name), value).unwrap();
@@ -40,120 +42,175 @@ fn client(extra: &[(&str, JsValue)]) -> CoreClient {
         fields.retain(|(n, _)| n != name);
         fields.push((name, value.clone()));
     }
-    CoreClient::new(options(&fields), identity())
-        .unwrap_or_else(|e| panic!("config refused: {e:?}"))
-}
-
-/// The error factory: hands back the fields object, so tests read `code` off it.
-fn identity() -> Function {
-    Function::new_with_args("fields", "return fields")
+    CoreClient::new(object(&fields)).unwrap_or_else(|e| panic!("config refused: {e:?}"))
 }
 
 fn get(object: &JsValue, name: &str) -> JsValue {
     Reflect::get(object, &name.into()).unwrap()
 }
 
-async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(promise).await
+fn text(object: &JsValue, name: &str) -> String {
+    get(object, name)
+        .as_string()
+        .unwrap_or_else(|| panic!("{name} is not a string"))
 }
 
-fn stat(client: &CoreClient, name: &str) -> f64 {
+fn stat(client: &mut CoreClient, name: &str) -> f64 {
     get(&client.stats(), name).as_f64().unwrap()
+}
+
+/// Does what the JS wrapper does with each `send` step, with the global `fetch`, until the
+/// core answers with `info` or `error`.
+async fn run(client: &mut CoreClient, mut step: JsValue) -> JsValue {
+    let fetch: Function = get(&js_sys::global(), "fetch").unchecked_into();
+    loop {
+        let send = get(&step, "send");
+        if send.is_undefined() {
+            return step;
+        }
+        let pending = fetch.call2(&JsValue::UNDEFINED, &get(&send, "url"), &send);
+        let response: web_sys::Response = JsFuture::from(Promise::resolve(&pending.unwrap()))
+            .await
+            .expect("the test server answers")
+            .unchecked_into();
+        let body = JsFuture::from(response.text().unwrap()).await.unwrap();
+        let header = |name| response.headers().get(name).unwrap();
+        step = client
+            .answer(
+                Date::now(),
+                response.status(),
+                &header("content-type").unwrap_or_default(),
+                header("retry-after"),
+                body.as_string(),
+                0.5,
+            )
+            .into();
+    }
 }
 
 #[wasm_bindgen_test]
 async fn basic_auth_token_then_cache_hit() {
-    let client = client(&[("scope", "api:read".into())]);
-    let info = settle(client.get(false, None)).await.expect("a token");
-    let token = get(&info, "accessToken").as_string().unwrap();
+    let mut client = client(&[("scope", "api:read".into())]);
+    let first = client.lookup(Date::now());
+    assert_eq!(get(&first, "start"), true);
+    assert!(get(&first, "info").is_undefined(), "a cold client waits");
     assert_eq!(
-        token.split('.').count(),
-        3,
-        "oidc-provider issues JWT access tokens"
+        get(&client.lookup(Date::now()), "start"),
+        false,
+        "a second caller joins the renewal under way"
     );
+
+    let step: JsValue = client.start(Date::now()).into();
+    let headers = get(&get(&step, "send"), "headers");
+    assert!(text(&headers, "Authorization").starts_with("Basic "));
+    let info = get(&run(&mut client, step).await, "info");
+    let token = text(&info, "accessToken");
+    assert_eq!(token.split('.').count(), 3, "oidc-provider issues JWTs");
     assert_eq!(get(&info, "tokenType"), "Bearer");
     assert_eq!(get(&info, "scope"), "api:read");
-    assert!(get(&info, "expiresAt").as_f64().unwrap() > js_sys::Date::now());
+    assert!(get(&info, "expiresAt").as_f64().unwrap() > Date::now());
+    assert!(get(&info, "freshUntil").as_f64().unwrap() > Date::now());
 
-    let again = settle(client.get(false, None)).await.unwrap();
-    assert_eq!(get(&again, "accessToken").as_string().unwrap(), token);
-    assert_eq!(stat(&client, "tokenRequests"), 1.0);
-    assert_eq!(stat(&client, "cacheHits"), 1.0);
+    let again = client.lookup(Date::now());
+    assert_eq!(text(&get(&again, "info"), "accessToken"), token);
+    assert_eq!(get(&again, "start"), false);
+    assert_eq!(stat(&mut client, "tokenRequests"), 1.0);
+    assert_eq!(stat(&mut client, "cacheHits"), 1.0);
 }
 
 #[wasm_bindgen_test]
 async fn post_auth_through_discovery() {
-    let client = client(&[
+    let mut client = client(&[
         ("tokenUrl", JsValue::UNDEFINED),
         ("issuer", issuer().into()),
         ("clientId", "post-client".into()),
         ("clientSecret", "post-secret-Xk27".into()),
         ("authMethod", "client_secret_post".into()),
     ]);
-    let info = settle(client.get(false, None))
-        .await
-        .expect("a token via discovery");
-    assert!(get(&info, "accessToken").as_string().unwrap().len() > 20);
-}
-
-#[wasm_bindgen_test]
-async fn concurrent_cold_calls_share_one_request() {
-    let client = client(&[]);
-    let calls: Vec<Promise> = (0..50).map(|_| client.get(false, None)).collect();
-    let all = settle(Promise::all(&calls.iter().collect::<js_sys::Array>()))
-        .await
-        .unwrap();
-    let first = get(&js_sys::Array::from(&all).get(0), "accessToken");
-    assert!(js_sys::Array::from(&all)
-        .iter()
-        .all(|info| get(&info, "accessToken") == first));
-    assert_eq!(stat(&client, "tokenRequests"), 1.0);
+    client.lookup(Date::now());
+    let step: JsValue = client.start(Date::now()).into();
+    let send = get(&step, "send");
+    assert_eq!(get(&send, "method"), "GET");
+    assert!(text(&send, "url").contains("/.well-known/"));
+    let info = get(&run(&mut client, step).await, "info");
+    assert!(text(&info, "accessToken").len() > 20);
+    assert_eq!(
+        stat(&mut client, "tokenRequests"),
+        1.0,
+        "discovery is not a token request"
+    );
 }
 
 #[wasm_bindgen_test]
 async fn wrong_secret_is_invalid_client_without_the_secret() {
-    let client = client(&[("clientSecret", "WASM-WRONG-SECRET-77".into())]);
-    let error = settle(client.get(false, None)).await.expect_err("refused");
+    let mut client = client(&[("clientSecret", "WASM-WRONG-SECRET-77".into())]);
+    client.lookup(Date::now());
+    let step = client.start(Date::now()).into();
+    let error = get(&run(&mut client, step).await, "error");
     assert_eq!(get(&error, "code"), "invalid_client");
     assert_eq!(get(&error, "status"), 401);
     assert_eq!(get(&error, "retryable"), false);
-    let message = get(&error, "message").as_string().unwrap();
+    let message = text(&error, "message");
     assert!(!message.contains("WASM-WRONG-SECRET-77"), "{message}");
 }
 
 #[wasm_bindgen_test]
-async fn closed_port_is_a_network_error() {
-    let client = client(&[("tokenUrl", "http://127.0.0.1:9/token".into())]);
-    let error = settle(client.get(false, None))
-        .await
-        .expect_err("nothing listens there");
-    assert_eq!(get(&error, "code"), "network");
+fn retry_after_becomes_a_sleep_step_then_the_same_request() {
+    let mut client = client(&[("maxRetries", 1.into())]);
+    client.lookup(Date::now());
+    let first = get(&client.start(Date::now()), "send");
+    let busy = r#"{"error":"temporarily_unavailable"}"#;
+    let step = client.answer(
+        Date::now(),
+        503,
+        "application/json",
+        Some("2".into()),
+        Some(busy.into()),
+        0.5,
+    );
+    assert_eq!(get(&step, "sleep"), 2000);
+    let again = get(&client.resume(Date::now()), "send");
+    assert_eq!(get(&again, "body"), get(&first, "body"));
+    let step = client.answer(
+        Date::now(),
+        503,
+        "application/json",
+        None,
+        Some(busy.into()),
+        0.5,
+    );
+    let error = get(&step, "error");
+    assert_eq!(get(&error, "code"), "temporarily_unavailable");
     assert_eq!(get(&error, "retryable"), true);
 }
 
 #[wasm_bindgen_test]
-async fn an_aborted_signal_ends_the_wait() {
-    let client = client(&[]);
-    let controller = web_sys::AbortController::new().unwrap();
-    let pending = client.get(false, Some(controller.signal()));
-    controller.abort();
-    let error = settle(pending).await.expect_err("aborted");
-    assert_eq!(get(&error, "code"), "aborted");
-    // The next caller is not poisoned by the cancelled request.
-    assert!(settle(client.get(false, None)).await.is_ok());
+fn a_timeout_is_an_error_step() {
+    let mut client = client(&[("timeoutMs", 1500.into())]);
+    client.lookup(Date::now());
+    client.start(Date::now());
+    let step = client.unanswered(Date::now(), true, "aborted".into(), 0.5);
+    let error = get(&step, "error");
+    assert_eq!(get(&error, "code"), "timeout");
+    assert!(text(&error, "message").contains("1500 ms"));
+}
+
+#[wasm_bindgen_test]
+fn the_last_waiter_leaving_cancels_and_the_next_caller_starts_again() {
+    let mut client = client(&[]);
+    client.lookup(Date::now());
+    client.start(Date::now());
+    assert!(client.leave(), "nobody else waits");
+    client.cancel();
+    assert_eq!(get(&client.lookup(Date::now()), "start"), true);
+    assert_eq!(get(&client.abort_error(), "code"), "aborted");
 }
 
 #[wasm_bindgen_test]
 fn bad_options_throw_a_config_error() {
-    let error = CoreClient::new(
-        options(&[("tokenUrl", "https://a.example/token".into())]),
-        identity(),
-    )
-    .err()
-    .expect("clientId is missing");
+    let error = CoreClient::new(object(&[("tokenUrl", "https://a.example/token".into())]))
+        .err()
+        .expect("clientId is missing");
     assert_eq!(get(&error, "code"), "config");
-    assert!(get(&error, "message")
-        .as_string()
-        .unwrap()
-        .contains("clientId"));
+    assert!(text(&error, "message").contains("clientId"));
 }

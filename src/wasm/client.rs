@@ -1,59 +1,139 @@
-//! `CoreClient`: the JS-facing face of the [`Engine`], wrapped by the JS `TokenClient` in
-//! `pkg-template/client.js`, which keeps the cache-hit path on its side of the boundary
-//! using the `freshUntil` this returns.
+//! `CoreClient`: the [`Driver`] as the JS `TokenClient` in `pkg-template/client.js` sees it.
+//! The wrapper does the I/O — `fetch`, timers, abort signals, the one promise every waiter
+//! shares — and keeps cache hits on its side of the boundary; it calls in here to decide,
+//! build and parse. Every call is synchronous and answers with a plain object.
 
-use js_sys::{Function, Object, Promise};
+use alloc::{string::String, vec::Vec};
+use js_sys::Object;
 use wasm_bindgen::prelude::*;
-use web_sys::AbortSignal;
 
+use crate::cache::{Lookup, Outcome};
+use crate::driver::{Driver, Step};
 use crate::error::TokenError;
+use crate::response::HttpResponse;
 
-use super::engine::{object, Engine};
-use super::http::Fetcher;
+use super::json::PlatformJson;
 use super::options::read_options;
+use super::values::{error_fields, object, token_info};
 
-/// The token client's engine, wrapped by the JS `TokenClient`.
+/// The token client's core, wrapped by the JS `TokenClient`.
 #[wasm_bindgen]
 pub struct CoreClient {
-    engine: Engine,
+    driver: Driver,
 }
 
 #[wasm_bindgen]
 impl CoreClient {
-    /// Validates `options`; throws a `TokenError` with code `config` when they are wrong.
-    /// `make_error` builds the JS `TokenError` from `{ code, message, status, description,
-    /// uri, retryable }`.
+    /// Validates `options`; throws `{ code: 'config', message, ... }` when they are wrong.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue, make_error: Function) -> Result<CoreClient, JsValue> {
-        let make_error: Box<dyn Fn(&TokenError) -> JsValue> =
-            Box::new(move |e| js_error(&make_error, e));
-        let built = read_options(&options)
-            .and_then(|(input, fetch)| Ok((input.validate()?, Fetcher::new(fetch)?)));
-        let (config, fetcher) = built.map_err(|e| make_error(&e))?;
+    pub fn new(options: JsValue) -> Result<CoreClient, JsValue> {
+        let config = read_options(&options)
+            .and_then(|input| input.validate())
+            .map_err(|e| error_fields(&e))?;
         Ok(CoreClient {
-            engine: Engine::new(config, fetcher, make_error),
+            driver: Driver::new(config),
         })
     }
 
-    /// A promise of `{ accessToken, tokenType, expiresAt, scope?, freshUntil }`.
-    pub fn get(&self, force_refresh: bool, signal: Option<AbortSignal>) -> Promise {
-        self.engine.get(force_refresh, signal).promise
+    /// What a caller asking at `now` gets: `{ info, start }` to hand out `info` at once, or
+    /// `{ start }` to wait for the renewal; `start` says to start it ([`start`](Self::start)).
+    pub fn lookup(&mut self, now: f64) -> Object {
+        match self.driver.cache().lookup(now as u64) {
+            Lookup::Serve {
+                token,
+                fresh_until,
+                start_refresh,
+            } => object(&[
+                ("info", token_info(token, fresh_until)),
+                ("start", start_refresh.into()),
+            ]),
+            Lookup::Wait { start } => object(&[("start", start.into())]),
+        }
+    }
+
+    /// Starts the renewal; the first step.
+    pub fn start(&mut self, now: f64) -> Object {
+        step(self.driver.start(now as u64))
+    }
+
+    /// The response to the last `send` step; the next step. `body` is undefined when it was
+    /// left unread because its `Content-Length` was over the limit.
+    pub fn answer(
+        &mut self,
+        now: f64,
+        status: u16,
+        content_type: &str,
+        retry_after: Option<String>,
+        body: Option<String>,
+        random: f64,
+    ) -> Object {
+        let response = HttpResponse {
+            status,
+            content_type,
+            retry_after: retry_after.as_deref(),
+            body: body.as_deref(),
+        };
+        step(
+            self.driver
+                .on_response(now as u64, &response, &PlatformJson, random),
+        )
+    }
+
+    /// The last `send` step got no response: it timed out, or failed with `message` (which
+    /// names hosts and system errors, never request contents); the next step.
+    pub fn unanswered(
+        &mut self,
+        now: f64,
+        timed_out: bool,
+        message: String,
+        random: f64,
+    ) -> Object {
+        let error = if timed_out {
+            TokenError::Timeout {
+                timeout_ms: self.driver.config().timeout_ms,
+            }
+        } else {
+            TokenError::Network(message)
+        };
+        step(self.driver.on_unanswered(now as u64, error, random))
+    }
+
+    /// The `sleep` step is over; the next step.
+    pub fn resume(&mut self, now: f64) -> Object {
+        step(self.driver.resume(now as u64))
+    }
+
+    /// A waiter's signal aborted. True when nobody else waits: then the wrapper stops the
+    /// renewal's request and calls [`cancel`](Self::cancel).
+    pub fn leave(&mut self) -> bool {
+        self.driver.cache().leave()
+    }
+
+    /// Drops the renewal under way (see `Driver::cancel`).
+    pub fn cancel(&mut self) {
+        self.driver.cancel();
+    }
+
+    /// The error an aborted wait rejects with.
+    #[wasm_bindgen(js_name = abortError)]
+    pub fn abort_error(&self) -> JsValue {
+        error_fields(&TokenError::Aborted)
     }
 
     /// Drops the cached token.
-    pub fn invalidate(&self) {
-        self.engine.invalidate();
+    pub fn invalidate(&mut self) {
+        self.driver.cache().invalidate();
     }
 
     /// Drops the cached token if it is still `access_token`; true when it was.
     #[wasm_bindgen(js_name = invalidateToken)]
-    pub fn invalidate_token(&self, access_token: &str) -> bool {
-        self.engine.invalidate_token(access_token)
+    pub fn invalidate_token(&mut self, access_token: &str) -> bool {
+        self.driver.cache().invalidate_token(access_token)
     }
 
     /// `{ tokenRequests, cacheHits, refreshes, failures }` as counted by the core.
-    pub fn stats(&self) -> Object {
-        let stats = self.engine.stats();
+    pub fn stats(&mut self) -> Object {
+        let stats = self.driver.cache().stats();
         object(&[
             ("tokenRequests", (stats.token_requests as f64).into()),
             ("cacheHits", (stats.cache_hits as f64).into()),
@@ -65,26 +145,41 @@ impl CoreClient {
     /// The header that carries the token.
     #[wasm_bindgen(getter, js_name = headerName)]
     pub fn header_name(&self) -> String {
-        self.engine.config().header_name.clone()
+        self.driver.config().header_name.clone()
+    }
+
+    /// The per-attempt timeout.
+    #[wasm_bindgen(getter, js_name = timeoutMs)]
+    pub fn timeout_ms(&self) -> f64 {
+        self.driver.config().timeout_ms as f64
     }
 }
 
-fn js_error(make_error: &Function, error: &TokenError) -> JsValue {
-    let optional = |v: Option<&str>| v.map_or(JsValue::UNDEFINED, JsValue::from_str);
-    let fields = object(&[
-        ("code", error.code().into()),
-        ("message", error.to_string().into()),
-        (
-            "status",
-            error
-                .status()
-                .map_or(JsValue::UNDEFINED, |s| f64::from(s).into()),
-        ),
-        ("description", optional(error.description())),
-        ("uri", optional(error.uri())),
-        ("retryable", error.retryable().into()),
-    ]);
-    make_error
-        .call1(&JsValue::UNDEFINED, &fields)
-        .unwrap_or_else(|e| e)
+/// `{ send: { url, method, headers, body } }`, `{ sleep: ms }`, `{ info }` or `{ error }`.
+fn step(step: Step<'_>) -> Object {
+    match step {
+        Step::Send(request) => {
+            let headers: Vec<(&str, JsValue)> = request
+                .headers
+                .iter()
+                .map(|(name, value)| (*name, value.as_str().into()))
+                .collect();
+            let body = request
+                .body
+                .as_deref()
+                .map_or(JsValue::UNDEFINED, JsValue::from_str);
+            let init = object(&[
+                ("url", request.url.as_str().into()),
+                ("method", request.method.into()),
+                ("headers", object(&headers).into()),
+                ("body", body),
+            ]);
+            object(&[("send", init.into())])
+        }
+        Step::Sleep(ms) => object(&[("sleep", (ms as f64).into())]),
+        Step::Done(
+            Outcome::Fresh { token, fresh_until } | Outcome::Stale { token, fresh_until },
+        ) => object(&[("info", token_info(token, fresh_until))]),
+        Step::Done(Outcome::Failed(error)) => object(&[("error", error_fields(&error))]),
+    }
 }

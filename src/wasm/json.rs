@@ -1,5 +1,6 @@
 //! The platform's `JSON.parse`, seen through the core's [`Json`] trait.
 
+use alloc::{string::String, vec::Vec};
 use js_sys::{Array, Reflect, JSON};
 use wasm_bindgen::JsValue;
 

@@ -1,11 +1,11 @@
-//! The wasm adapter: the JS-facing `CoreClient` and the platform I/O it drives — the global
-//! `fetch`, `Date.now()`, `setTimeout` and `AbortController`. The logic lives in the core; this
-//! module only moves values across the boundary.
+//! The wasm adapter. `CoreClient` is the core as the npm package's JS wrapper sees it: the
+//! wrapper does the I/O (`fetch`, timers, abort signals) and calls in to decide, build and
+//! parse. The Worker (`src/worker/`) drives the same core from Rust
+//! and shares `json` and `values`. Nothing here holds logic: values only cross the boundary.
 
 mod client;
-pub(crate) mod engine;
-pub(crate) mod http;
-mod json;
+pub(crate) mod json;
 mod options;
+pub(crate) mod values;
 
 pub use client::CoreClient;

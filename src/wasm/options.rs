@@ -1,7 +1,8 @@
 //! Reads the JS options object into the core's [`ConfigInput`], checking each value's type.
 //! Values are read with `Reflect` rather than serde to keep the wasm small.
 
-use js_sys::{Function, Object, Reflect};
+use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
+use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::config::{ConfigInput, GrantConfig};
@@ -52,8 +53,9 @@ fn number(object: &JsValue, name: &str) -> Result<Option<f64>, TokenError> {
     }
 }
 
-/// The options object → the core's input, plus the `fetch` to use (if the caller gave one).
-pub fn read_options(options: &JsValue) -> Result<(ConfigInput, Option<Function>), TokenError> {
+/// The options object → the core's input. `fetch` must be a function, or the runtime must
+/// have a global one.
+pub fn read_options(options: &JsValue) -> Result<ConfigInput, TokenError> {
     if !options.is_object() {
         return Err(wrong_type(
             "options",
@@ -138,13 +140,19 @@ pub fn read_options(options: &JsValue) -> Result<(ConfigInput, Option<Function>)
         Err(_) => false,
     };
 
-    let fetch = match Reflect::get(options, &"fetch".into()).unwrap_or(JsValue::UNDEFINED) {
-        v if v.is_undefined() || v.is_null() => None,
-        v => Some(
-            v.dyn_into::<Function>()
-                .map_err(|_| wrong_type("fetch", "a function"))?,
-        ),
-    };
+    // The JS wrapper does the fetching; it only has to be there.
+    match Reflect::get(options, &"fetch".into()).unwrap_or(JsValue::UNDEFINED) {
+        v if v.is_undefined() || v.is_null() => {
+            let global = Reflect::get(&js_sys::global(), &"fetch".into());
+            if !global.is_ok_and(|f| f.is_function()) {
+                return Err(TokenError::Config(
+                    "this runtime has no global fetch: pass options.fetch".into(),
+                ));
+            }
+        }
+        v if v.is_function() => {}
+        _ => return Err(wrong_type("fetch", "a function")),
+    }
 
     let input = ConfigInput {
         token_url: string(options, "tokenUrl")?,
@@ -165,5 +173,5 @@ pub fn read_options(options: &JsValue) -> Result<(ConfigInput, Option<Function>)
         max_retries: number(options, "maxRetries")?,
         allow_insecure_http,
     };
-    Ok((input, fetch))
+    Ok(input)
 }

@@ -1,8 +1,8 @@
 //! The Cloudflare Worker: a proxy that checks the caller's key, attaches a bearer token for the
 //! configured client and forwards the request to one origin, streaming both ways. Tokens live
-//! in isolate memory, shared by every request the isolate serves, through the same [`Engine`]
-//! as `TokenClient` (single flight, refresh ahead, retries). The decisions are in
-//! [`crate::proxy`]; this module does the I/O.
+//! in isolate memory, shared by every request the isolate serves, in an [`Engine`] that steps
+//! the same core driver as `TokenClient` (single flight, refresh ahead, retries). The decisions
+//! are in [`crate::proxy`]; this module does the I/O.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -19,8 +19,12 @@ use crate::proxy::{
     request_headers_to_drop, response_headers_to_drop, server_timing, token_failure, upstream_url,
     ProxyConfig, Refusal, TokenSource,
 };
-use crate::wasm::engine::{object, Engine};
-use crate::wasm::http::{network_from, Fetcher};
+use crate::wasm::values::object;
+use engine::Engine;
+use http::{network_from, Fetcher};
+
+mod engine;
+mod http;
 
 /// The Worker vars and secrets the proxy reads.
 const VARS: [&str; 21] = [
@@ -154,7 +158,7 @@ async fn bearer(proxy: &Proxy) -> Result<(Bearer, bool), web_sys::Response> {
             true,
         ));
     }
-    let answer = proxy.engine.get(false, None);
+    let answer = proxy.engine.get();
     match JsFuture::from(answer.promise).await {
         Ok(info) => {
             let text = |name: &str| {

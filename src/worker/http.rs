@@ -1,7 +1,7 @@
-//! Sends one [`HttpRequest`] with the platform's `fetch`, under a per-attempt timeout and a
-//! cancel switch, and reads the response text.
+//! The Worker's fetch: sends one [`HttpRequest`] with the platform's `fetch`, under a
+//! per-attempt timeout, and reads the response text.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
@@ -32,28 +32,6 @@ impl RawResponse {
             retry_after: self.retry_after.as_deref(),
             body: self.body.as_deref(),
         }
-    }
-}
-
-/// Cancels a request that nobody waits for any more.
-#[derive(Default)]
-pub struct CancelSwitch {
-    cancelled: Cell<bool>,
-    current: RefCell<Option<AbortController>>,
-}
-
-impl CancelSwitch {
-    /// Aborts the attempt under way and stops further attempts.
-    pub fn cancel(&self) {
-        self.cancelled.set(true);
-        if let Some(controller) = self.current.borrow().as_ref() {
-            controller.abort();
-        }
-    }
-
-    /// Whether [`cancel`](Self::cancel) was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.get()
     }
 }
 
@@ -91,19 +69,14 @@ impl Fetcher {
         self.function.call2(&self.this, input, init)
     }
 
-    /// Sends `request`; gives up after `timeout_ms` or when `cancel` fires.
+    /// Sends `request`; gives up after `timeout_ms`.
     pub async fn send(
         &self,
         request: &HttpRequest,
         timeout_ms: u64,
-        cancel: &CancelSwitch,
     ) -> Result<RawResponse, TokenError> {
-        if cancel.is_cancelled() {
-            return Err(TokenError::Aborted);
-        }
         let controller =
             AbortController::new().map_err(|_| network("AbortController is unavailable"))?;
-        cancel.current.replace(Some(controller.clone()));
         let timed_out = Rc::new(Cell::new(false));
         let _timer = Timeout::new(u32::try_from(timeout_ms).unwrap_or(u32::MAX), {
             let (controller, timed_out) = (controller.clone(), timed_out.clone());
@@ -112,13 +85,9 @@ impl Fetcher {
                 controller.abort();
             }
         });
-        let outcome = self.exchange(request, &controller).await;
-        cancel.current.replace(None);
-        outcome.map_err(|error| {
+        self.exchange(request, &controller).await.map_err(|error| {
             if timed_out.get() {
                 TokenError::Timeout { timeout_ms }
-            } else if cancel.is_cancelled() {
-                TokenError::Aborted
             } else {
                 error
             }

@@ -1,0 +1,96 @@
+// The I/O of one token renewal. The wasm core decides every step (which request, whether to
+// retry, when to give up) and parses every answer; this runs the steps with the platform's
+// fetch, AbortController and setTimeout, as one promise that every waiter shares.
+
+/** Answers larger than this are not read (the core refuses them). */
+const MAX_BODY_BYTES = 1 << 20;
+
+/** Node puts the real reason of a failed fetch in `cause`; neither names request contents. */
+const networkMessage = (error) => {
+  const message = error?.message ?? 'fetch failed';
+  const reason = error?.cause?.message ?? error?.cause?.code;
+  return reason ? `${message} (${reason})` : message;
+};
+
+export class Renewal {
+  #core;
+  #fetch;
+  #makeError;
+  #controller = null;
+  #cancelled = false;
+  /** Whether the core has ended this renewal (its waiters are no longer counted). */
+  done = false;
+
+  /**
+   * Starts the renewal the core asked for. `background`: on the next task, so the caller that
+   * triggered a refresh ahead of expiry gets its cached token first.
+   * `promise` settles with the core's token info, or rejects with `makeError(fields)`.
+   */
+  constructor(core, fetch, makeError, background) {
+    this.#core = core;
+    this.#fetch = fetch;
+    this.#makeError = makeError;
+    this.promise = background
+      ? new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.#run())
+      : this.#run();
+    // A background refresh may have no waiter: its rejection is not an unhandled one.
+    this.promise.catch(() => {});
+  }
+
+  /** Stops the request under way; the promise never settles (nobody waits for it). */
+  cancel() {
+    this.#cancelled = true;
+    this.#controller?.abort();
+    this.#core.cancel();
+  }
+
+  /** Notes whether `step` ends the renewal, the moment the core says so. */
+  #record(step) {
+    this.done = Boolean(step.info || step.error);
+    return step;
+  }
+
+  async #run() {
+    let step = this.#record(this.#core.start(Date.now()));
+    while (!step.info) {
+      if (step.error) throw this.#makeError(step.error);
+      step = step.send ? await this.#send(step.send) : await this.#sleep(step.sleep);
+      if (this.#cancelled) return new Promise(() => {});
+    }
+    return step.info;
+  }
+
+  async #sleep(ms) {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return this.#cancelled ? {} : this.#record(this.#core.resume(Date.now()));
+  }
+
+  async #send({ url, method, headers, body }) {
+    const controller = new AbortController();
+    this.#controller = controller;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#core.timeoutMs);
+    try {
+      // A redirected POST would carry the credentials elsewhere: not followed (the core
+      // refuses the 3xx). workerd knows only "follow" and "manual".
+      const redirect = method === 'POST' ? 'manual' : 'follow';
+      const response = await this.#fetch(url, { method, headers, body, redirect, signal: controller.signal });
+      const tooLarge = Number(response.headers.get('content-length')) > MAX_BODY_BYTES;
+      const text = tooLarge ? undefined : await response.text();
+      if (this.#cancelled) return {};
+      const header = (name) => response.headers.get(name) ?? undefined;
+      return this.#record(
+        this.#core.answer(Date.now(), response.status, header('content-type') ?? '', header('retry-after'), text, Math.random()),
+      );
+    } catch (error) {
+      if (this.#cancelled) return {};
+      return this.#record(this.#core.unanswered(Date.now(), timedOut, networkMessage(error), Math.random()));
+    } finally {
+      clearTimeout(timer);
+      this.#controller = null;
+    }
+  }
+}

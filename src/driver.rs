@@ -1,0 +1,243 @@
+//! The token client without I/O: the configuration, the cache, the token endpoint once known,
+//! and the one renewal under way, moved forward step by step by an adapter (quinn-proto's
+//! shape). The adapter asks the cache what a caller gets; when a renewal must start it calls
+//! [`Driver::start`], then does what each [`Step`] says — send a request, sleep — and reports
+//! back with [`Driver::on_response`], [`Driver::on_unanswered`] or [`Driver::resume`] until
+//! the step is [`Step::Done`].
+//!
+//! A renewal runs discovery first when only an issuer is configured (each well-known location
+//! in turn while the server answers 4xx), then the refresh token when there is one, falling
+//! back once to the original grant when it is spent, with retries as [`retry`](crate::retry)
+//! allows.
+
+use crate::cache::{Outcome, TokenCache};
+use crate::config::{AuthMethod, Config, Endpoint};
+use crate::error::TokenError;
+use crate::request::{discovery_request, discovery_urls, token_request, Grant, HttpRequest};
+use crate::response::{parse_metadata, parse_token_response, HttpResponse, Json, Token};
+use crate::retry::retry_delay;
+use crate::secret::RefreshToken;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// What the adapter does next for the renewal under way.
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// Send this request, then report its response or why none came.
+    Send(HttpRequest),
+    /// Wait this many milliseconds, then call [`Driver::resume`].
+    Sleep(u64),
+    /// The renewal is over: what its waiters get.
+    Done(Outcome<'a>),
+}
+
+/// Which request the renewal is sending.
+enum Phase {
+    /// A discovery URL; `rest` are the ones still to try.
+    Discovery { rest: Vec<String> },
+    /// The refresh token, sent at most once unless the server answered.
+    Refresh { refresh_token: RefreshToken },
+    /// The configured grant (client credentials or password).
+    Grant,
+}
+
+struct Renewal {
+    phase: Phase,
+    request: HttpRequest,
+    sent_at: u64,
+    retries: u32,
+}
+
+/// Configuration, cache, endpoint and the renewal under way.
+pub struct Driver {
+    config: Config,
+    cache: TokenCache,
+    /// The token endpoint and auth method, once known (discovery runs at most once).
+    endpoint: Option<(String, AuthMethod)>,
+    renewal: Option<Renewal>,
+}
+
+impl Driver {
+    /// A driver for a validated configuration, with an empty cache.
+    pub fn new(config: Config) -> Self {
+        let endpoint = match &config.endpoint {
+            Endpoint::TokenUrl(url) => Some((
+                url.clone(),
+                config.auth_method.unwrap_or(AuthMethod::ClientSecretBasic),
+            )),
+            Endpoint::Issuer(_) => None,
+        };
+        Self {
+            cache: TokenCache::new(config.timing),
+            config,
+            endpoint,
+            renewal: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The cache: what a caller gets, counters, invalidation.
+    pub fn cache(&mut self) -> &mut TokenCache {
+        &mut self.cache
+    }
+
+    /// Starts the renewal the cache asked for (`Lookup::Wait { start: true }` or
+    /// `Lookup::Serve { start_refresh: true }`).
+    pub fn start(&mut self, now: u64) -> Step<'_> {
+        match (&self.endpoint, &self.config.endpoint) {
+            (Some(_), _) => self.endpoint_known(now),
+            (None, Endpoint::Issuer(issuer)) => {
+                let mut rest = discovery_urls(issuer);
+                let first = rest.remove(0);
+                self.begin(now, Phase::Discovery { rest }, discovery_request(first))
+            }
+            (None, Endpoint::TokenUrl(_)) => unreachable!("a token URL is known from the start"),
+        }
+    }
+
+    /// The request sent by the last [`Step::Send`] got `response`. `random` is uniform in
+    /// `[0, 1)`, for the retry jitter.
+    pub fn on_response<J: Json>(
+        &mut self,
+        now: u64,
+        response: &HttpResponse,
+        json: &J,
+        random: f64,
+    ) -> Step<'_> {
+        let Some(renewal) = self.renewal.take() else {
+            return self.finish(now, Err(TokenError::Aborted));
+        };
+        if let Phase::Discovery { .. } = renewal.phase {
+            let insecure = self.config.allow_insecure_http;
+            return match parse_metadata(json, response, now, insecure) {
+                Ok(metadata) => {
+                    let auth = self
+                        .config
+                        .auth_method
+                        .unwrap_or_else(|| metadata.default_auth_method());
+                    self.endpoint = Some((metadata.token_endpoint, auth));
+                    self.endpoint_known(now)
+                }
+                Err(error) => self.failed(now, renewal, error, random),
+            };
+        }
+        let default_ms = self.config.timing.default_expires_in_ms;
+        match parse_token_response(json, response, renewal.sent_at, now, default_ms) {
+            Ok(mut token) => {
+                if let Phase::Refresh { refresh_token } = renewal.phase {
+                    // A server that does not rotate keeps the one it was sent.
+                    token.refresh_token.get_or_insert(refresh_token);
+                }
+                self.finish(now, Ok(token))
+            }
+            Err(error) => self.failed(now, renewal, error, random),
+        }
+    }
+
+    /// The request sent by the last [`Step::Send`] got no response: `error` is a network
+    /// error or a timeout.
+    pub fn on_unanswered(&mut self, now: u64, error: TokenError, random: f64) -> Step<'_> {
+        match self.renewal.take() {
+            Some(renewal) => self.failed(now, renewal, error, random),
+            None => self.finish(now, Err(error)),
+        }
+    }
+
+    /// The [`Step::Sleep`] is over: the same request goes again.
+    pub fn resume(&mut self, now: u64) -> Step<'_> {
+        self.send(now)
+    }
+
+    /// Drops the renewal under way without an outcome: every waiter left and the adapter
+    /// cancelled its request. A refresh token it held may have reached the server: it is
+    /// spent. The next lookup starts a new renewal.
+    pub fn cancel(&mut self) {
+        self.renewal = None;
+        self.cache.cancel_flight();
+    }
+
+    fn endpoint_known(&mut self, now: u64) -> Step<'_> {
+        match self.cache.take_refresh_token() {
+            Some(refresh_token) => {
+                let request = self.token_request(Grant::RefreshToken(&refresh_token));
+                self.begin(now, Phase::Refresh { refresh_token }, request)
+            }
+            None => self.original_grant(now),
+        }
+    }
+
+    fn original_grant(&mut self, now: u64) -> Step<'_> {
+        let request = self.token_request(Grant::original(&self.config));
+        self.begin(now, Phase::Grant, request)
+    }
+
+    fn token_request(&self, grant: Grant<'_>) -> HttpRequest {
+        let (url, auth) = self.endpoint.as_ref().expect("the endpoint is known");
+        token_request(&self.config, url, *auth, grant)
+    }
+
+    fn begin(&mut self, now: u64, phase: Phase, request: HttpRequest) -> Step<'_> {
+        self.renewal = Some(Renewal {
+            phase,
+            request,
+            sent_at: now,
+            retries: 0,
+        });
+        self.send(now)
+    }
+
+    fn send(&mut self, now: u64) -> Step<'_> {
+        let Some(renewal) = self.renewal.as_mut() else {
+            return self.finish(now, Err(TokenError::Aborted));
+        };
+        renewal.sent_at = now;
+        if !matches!(renewal.phase, Phase::Discovery { .. }) {
+            self.cache.note_request();
+        }
+        Step::Send(renewal.request.clone())
+    }
+
+    /// The request failed: retry it, move on to the next request, or end the renewal.
+    fn failed(
+        &mut self,
+        now: u64,
+        mut renewal: Renewal,
+        error: TokenError,
+        random: f64,
+    ) -> Step<'_> {
+        let unanswered = matches!(error, TokenError::Network(_) | TokenError::Timeout { .. });
+        // A refresh that may have reached the server is never sent again.
+        let may_retry = !(unanswered && matches!(renewal.phase, Phase::Refresh { .. }));
+        let delay = retry_delay(&error, renewal.retries, self.config.max_retries, random);
+        if let (true, Some(delay)) = (may_retry, delay) {
+            renewal.retries += 1;
+            self.renewal = Some(renewal);
+            return Step::Sleep(delay);
+        }
+        match renewal.phase {
+            Phase::Discovery { mut rest }
+                if !rest.is_empty() && matches!(error.status(), Some(400..=499)) =>
+            {
+                let next = rest.remove(0);
+                self.begin(now, Phase::Discovery { rest }, discovery_request(next))
+            }
+            Phase::Refresh { refresh_token } => {
+                if self.cache.refresh_failed(&error, refresh_token) {
+                    self.original_grant(now)
+                } else {
+                    self.finish(now, Err(error))
+                }
+            }
+            _ => self.finish(now, Err(error)),
+        }
+    }
+
+    fn finish(&mut self, now: u64, result: Result<Token, TokenError>) -> Step<'_> {
+        self.renewal = None;
+        Step::Done(self.cache.complete(now, result))
+    }
+}

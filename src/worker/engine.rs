@@ -1,0 +1,194 @@
+//! The Worker's engine: the core [`Driver`] stepped from Rust, with the platform's `fetch`
+//! and timers. One renewal at a time, as one promise that every waiting request shares.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Date, Math, Promise};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use crate::cache::{Lookup, Outcome, Stats};
+use crate::config::Config;
+use crate::driver::{Driver, Step};
+use crate::error::TokenError;
+use crate::request::HttpRequest;
+
+use super::http::Fetcher;
+use crate::wasm::json::PlatformJson;
+use crate::wasm::values::token_info;
+
+fn now_ms() -> u64 {
+    Date::now() as u64
+}
+
+/// Turns an error into the JS value waiters are rejected with (built once per failure, so
+/// every waiter gets the same object).
+pub type ErrorFactory = Box<dyn Fn(&TokenError) -> JsValue>;
+
+struct Inner {
+    driver: RefCell<Driver>,
+    fetcher: Fetcher,
+    make_error: ErrorFactory,
+    /// The renewal under way, as the promise its waiters share.
+    flight: RefCell<Option<Promise>>,
+}
+
+/// What [`Engine::get`] hands a caller.
+pub struct Answer {
+    /// Settles with `{ accessToken, tokenType, expiresAt, scope?, freshUntil }` or the error.
+    pub promise: Promise,
+    /// Served from memory, without waiting for a request.
+    pub from_cache: bool,
+}
+
+/// One client's driver and the renewal under way.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Rc<Inner>,
+}
+
+impl Engine {
+    /// An engine for a validated configuration.
+    pub fn new(config: Config, fetcher: Fetcher, make_error: ErrorFactory) -> Self {
+        Engine {
+            inner: Rc::new(Inner {
+                driver: RefCell::new(Driver::new(config)),
+                fetcher,
+                make_error,
+                flight: RefCell::new(None),
+            }),
+        }
+    }
+
+    /// A token: from memory when fresh (starting one background refresh near expiry), else
+    /// by waiting for the one renewal under way.
+    pub fn get(&self) -> Answer {
+        let inner = &self.inner;
+        let mut driver = inner.driver.borrow_mut();
+        let (served, start) = match driver.cache().lookup(now_ms()) {
+            Lookup::Serve {
+                token,
+                fresh_until,
+                start_refresh,
+            } => (Some(token_info(token, fresh_until)), start_refresh),
+            Lookup::Wait { start } => (None, start),
+        };
+        drop(driver);
+        if start {
+            start_renewal(inner.clone(), served.is_some());
+        }
+        match served {
+            Some(info) => Answer {
+                promise: Promise::resolve(&info),
+                from_cache: true,
+            },
+            None => Answer {
+                promise: inner
+                    .flight
+                    .borrow()
+                    .clone()
+                    .expect("a renewal runs while callers wait"),
+                from_cache: false,
+            },
+        }
+    }
+
+    /// `(access token, header value)` when the cached token is fresh: the hot path, with no
+    /// promise and no JS object.
+    pub fn fresh_bearer(&self) -> Option<(String, String)> {
+        let mut driver = self.inner.driver.borrow_mut();
+        let token = driver.cache().fresh(now_ms())?;
+        Some((token.access_token.expose().to_owned(), token.header_value()))
+    }
+
+    /// Drops the cached token if it is still `access_token`; true when it was.
+    pub fn invalidate_token(&self, access_token: &str) -> bool {
+        self.inner
+            .driver
+            .borrow_mut()
+            .cache()
+            .invalidate_token(access_token)
+    }
+
+    /// The counters.
+    #[allow(dead_code)]
+    pub fn stats(&self) -> Stats {
+        self.inner.driver.borrow_mut().cache().stats()
+    }
+}
+
+/// A step with nothing borrowed from the driver.
+enum Action {
+    Send(HttpRequest),
+    Sleep(u64),
+    Done(Result<JsValue, JsValue>),
+}
+
+fn action(inner: &Inner, step: Step<'_>) -> Action {
+    match step {
+        Step::Send(request) => Action::Send(request),
+        Step::Sleep(ms) => Action::Sleep(ms),
+        Step::Done(
+            Outcome::Fresh { token, fresh_until } | Outcome::Stale { token, fresh_until },
+        ) => Action::Done(Ok(token_info(token, fresh_until))),
+        Step::Done(Outcome::Failed(error)) => Action::Done(Err((inner.make_error)(&error))),
+    }
+}
+
+/// Runs one renewal to its end as the promise every waiter shares. A `background` refresh
+/// starts on the next task, so the caller that triggered it gets its cached token first.
+fn start_renewal(inner: Rc<Inner>, background: bool) {
+    let promise = future_to_promise({
+        let inner = inner.clone();
+        async move {
+            if background {
+                gloo_timers::future::TimeoutFuture::new(0).await;
+            }
+            let mut next = {
+                let mut driver = inner.driver.borrow_mut();
+                action(&inner, driver.start(now_ms()))
+            };
+            loop {
+                next = match next {
+                    Action::Send(request) => {
+                        let timeout_ms = inner.driver.borrow().config().timeout_ms;
+                        let sent = inner.fetcher.send(&request, timeout_ms).await;
+                        let mut driver = inner.driver.borrow_mut();
+                        let step = match &sent {
+                            Ok(raw) => driver.on_response(
+                                now_ms(),
+                                &raw.view(),
+                                &PlatformJson,
+                                Math::random(),
+                            ),
+                            Err(error) => {
+                                driver.on_unanswered(now_ms(), error.clone(), Math::random())
+                            }
+                        };
+                        action(&inner, step)
+                    }
+                    Action::Sleep(ms) => {
+                        let ms = u32::try_from(ms).unwrap_or(u32::MAX);
+                        gloo_timers::future::TimeoutFuture::new(ms).await;
+                        let mut driver = inner.driver.borrow_mut();
+                        action(&inner, driver.resume(now_ms()))
+                    }
+                    Action::Done(result) => {
+                        inner.flight.replace(None);
+                        return result;
+                    }
+                };
+            }
+        }
+    });
+    // A background refresh may have no waiter: awaiting it here keeps its rejection from
+    // being reported as unhandled.
+    wasm_bindgen_futures::spawn_local({
+        let promise = promise.clone();
+        async move {
+            let _ = JsFuture::from(promise).await;
+        }
+    });
+    inner.flight.replace(Some(promise));
+}
