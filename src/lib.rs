@@ -53,7 +53,7 @@
 // The core needs only `alloc`. The npm package's wasm is built without the `std` feature: no
 // std panic machinery (a panic traps), no `core::fmt` beyond the messages themselves.
 #![cfg_attr(not(feature = "std"), no_std)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;

@@ -2,8 +2,10 @@
 //! panic handler. A panic is a bug; it traps (the JS call throws a `RuntimeError`) rather than
 //! pulling in std's message formatting.
 
+// SAFETY: wasm32-unknown-unknown without threads runs this module on one thread only.
+#[allow(unsafe_code)]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {

@@ -132,11 +132,13 @@ pub fn token_request(
 /// (`https://h/realms/x` → `https://h/.well-known/oauth-authorization-server/realms/x`).
 /// Servers that append that suffix to the issuer too are tried last.
 pub fn discovery_urls(issuer: &str) -> Vec<String> {
-    let host_start = issuer.find("://").map_or(0, |i| i + 3);
-    let path_start = issuer[host_start..]
-        .find('/')
+    // The issuer passed `check_endpoint_url`: it starts with `scheme://`.
+    let host_start = issuer.find(':').map_or(0, |i| i + 3);
+    let path_start = issuer
+        .get(host_start..)
+        .and_then(|rest| rest.find('/'))
         .map_or(issuer.len(), |i| host_start + i);
-    let (origin, path) = issuer.split_at(path_start);
+    let (origin, path) = issuer.split_at_checked(path_start).unwrap_or((issuer, ""));
     let mut urls = vec![
         format!("{issuer}/.well-known/openid-configuration"),
         format!("{origin}/.well-known/oauth-authorization-server{path}"),

@@ -47,7 +47,7 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
 
 /// IMF-fixdate → ms since the epoch.
 fn http_date_ms(value: &str) -> Option<u64> {
-    let (_weekday, rest) = value.split_once(", ")?;
+    let rest = value.split_once(',')?.1.strip_prefix(' ')?;
     let mut parts = rest.split(' ');
     let day: u64 = parts.next()?.parse().ok()?;
     let month = parts.next()?;
