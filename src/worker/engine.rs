@@ -34,6 +34,14 @@ struct Inner {
     flight: RefCell<Option<Promise>>,
 }
 
+/// A token and the header value that carries it.
+pub struct Bearer {
+    /// The access token, to recognise it when the origin refuses it.
+    pub access_token: String,
+    /// `Bearer <token>` (or the token type the server gave).
+    pub header_value: String,
+}
+
 /// What [`Engine::get`] hands a caller.
 pub struct Answer {
     /// Settles with `{ accessToken, tokenType, expiresAt, scope?, freshUntil }` or the error.
@@ -94,12 +102,14 @@ impl Engine {
         }
     }
 
-    /// `(access token, header value)` when the cached token is fresh: the hot path, with no
-    /// promise and no JS object.
-    pub fn fresh_bearer(&self) -> Option<(String, String)> {
+    /// The cached token when it is fresh: the hot path, with no promise and no JS object.
+    pub fn fresh_bearer(&self) -> Option<Bearer> {
         let mut driver = self.inner.driver.borrow_mut();
         let token = driver.cache().fresh(now_ms())?;
-        Some((token.access_token.expose().to_owned(), token.header_value()))
+        Some(Bearer {
+            access_token: token.access_token.expose().to_owned(),
+            header_value: token.header_value(),
+        })
     }
 
     /// Drops the cached token if it is still `access_token`; true when it was.

@@ -7,17 +7,19 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use std::borrow::Cow;
+
 use js_sys::{Date, Object, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, ReadableStream, RequestInit, RequestRedirect, ResponseInit, Url};
-use worker::{event, Context, Env};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::{Headers, ResponseInit, Url};
+use worker::Env;
 
 use crate::error::TokenError;
 use crate::proxy::{
-    buffer_for_replay, check_access, json_error, path_and_query, proxy_config,
+    buffer_for_replay, check_access, connection_names, json_error, path_and_query, proxy_config,
     request_headers_to_drop, response_headers_to_drop, server_timing, token_failure, upstream_url,
-    ProxyConfig, Refusal, TokenSource,
+    ProxyConfig, TokenSource,
 };
 use crate::wasm::values::object;
 use engine::Engine;
@@ -25,6 +27,40 @@ use http::{network_from, Fetcher};
 
 mod engine;
 mod http;
+
+// One boundary crossing each, where the web_sys calls would take one per header.
+#[wasm_bindgen(module = "/src/worker/platform.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = copyWithout)]
+    fn copy_without(headers: &Headers, dropped: &str) -> Headers;
+    #[wasm_bindgen(js_name = sendUpstream, catch)]
+    fn send_upstream(
+        url: &str,
+        method: &str,
+        headers: &Headers,
+        name: &str,
+        value: &str,
+        body: &JsValue,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_name = forwardFresh)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_fresh(
+        url: &str,
+        method: &str,
+        headers: &Headers,
+        name: &str,
+        value: &str,
+        request: &web_sys::Request,
+        on_response: &js_sys::Function,
+        on_error: &js_sys::Function,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = relayResponse, catch)]
+    fn relay_response(
+        response: &web_sys::Response,
+        dropped: &str,
+        timing: &str,
+    ) -> Result<web_sys::Response, JsValue>;
+}
 
 /// The Worker vars and secrets the proxy reads.
 const VARS: [&str; 21] = [
@@ -56,27 +92,108 @@ struct Proxy {
     env: JsValue,
     config: ProxyConfig,
     engine: Engine,
-    fetcher: Fetcher,
+    /// The request headers always dropped, comma-separated.
+    request_drop: String,
+    /// The response headers always dropped, comma-separated.
+    response_drop: String,
+    /// `Server-Timing` for a token served from memory.
+    cache_timing: String,
 }
 
 thread_local! {
     static PROXY: RefCell<Option<Rc<Proxy>>> = const { RefCell::new(None) };
 }
 
-/// Takes and returns the platform's own Request and Response: a `worker::Request` reads the
-/// method, URL, headers and `cf` of every request up front, and a `worker::Response` is
-/// rebuilt into a second `Response` on the way out.
-#[event(fetch)]
-async fn fetch(
-    request: web_sys::Request,
-    env: Env,
-    _ctx: Context,
-) -> worker::Result<web_sys::Response> {
-    let response = match proxy_for(&env) {
-        Ok(proxy) => forward(&proxy, &request).await,
-        Err(error) => json_response(500, None, &token_failure(&error).body),
+/// The Worker's `fetch` handler, called by worker-build's shim with the platform's own
+/// Request (a `worker::Request` would read the method, URL, headers and `cf` of every request
+/// up front, and a `worker::Response` be rebuilt into a second `Response` on the way out).
+///
+/// The common case — no request body, a fresh token, no debug log — runs with no Rust future:
+/// the answer is the platform's `fetch` promise chained to [`on_upstream_response`]. Anything
+/// else goes through [`forward`].
+#[wasm_bindgen]
+pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
+    let proxy = match proxy_for(&env) {
+        Ok(proxy) => proxy,
+        Err(error) => return settle(json_response(500, None, &token_failure(&error).body)),
     };
-    response.map_err(worker::Error::from)
+    let started = Date::now();
+    let outbound = match prepare(&proxy, &request, started) {
+        Ok(Ok(outbound)) => outbound,
+        Ok(Err(refusal)) => return Promise::resolve(JsValue::from(refusal).as_ref()),
+        Err(error) => return Promise::reject(&error),
+    };
+    if request.body().is_none() && !proxy.config.debug_log {
+        if let Some(bearer) = proxy.engine.fresh_bearer() {
+            let name = &proxy.config.client.header_name;
+            return CALLBACKS.with(|callbacks| {
+                forward_fresh(
+                    &outbound.target,
+                    &outbound.method,
+                    &outbound.headers,
+                    name,
+                    &bearer.header_value,
+                    &request,
+                    callbacks.on_response.as_ref().unchecked_ref(),
+                    callbacks.on_error.as_ref().unchecked_ref(),
+                )
+            });
+        }
+    }
+    future_to_promise(async move {
+        let answer = forward(&proxy, &request, outbound, started, false).await?;
+        Ok(answer.into())
+    })
+}
+
+/// A response (or the error building it) as a settled promise.
+fn settle(answer: Result<web_sys::Response, JsValue>) -> Promise {
+    match answer {
+        Ok(response) => Promise::resolve(JsValue::from(response).as_ref()),
+        Err(error) => Promise::reject(&error),
+    }
+}
+
+/// The callbacks of the no-future path, made once per isolate.
+struct Callbacks {
+    on_response: Closure<dyn Fn(web_sys::Response, web_sys::Request, String) -> JsValue>,
+    on_error: Closure<dyn Fn(JsValue) -> JsValue>,
+}
+
+thread_local! {
+    static CALLBACKS: Callbacks = Callbacks {
+        on_response: Closure::new(on_upstream_response),
+        on_error: Closure::new(|error: JsValue| {
+            settle(origin_unreachable(&error)).into()
+        }),
+    };
+}
+
+/// The origin answered a request sent with a fresh token (`header_value`): relay the answer,
+/// or, when the origin refused the token, drop it and send the request once more with a new one.
+fn on_upstream_response(
+    response: web_sys::Response,
+    request: web_sys::Request,
+    header_value: String,
+) -> JsValue {
+    let Some(proxy) = PROXY.with(|p| p.borrow().clone()) else {
+        return Promise::reject(&"the proxy is gone".into()).into();
+    };
+    if response.status() != 401 {
+        return settle(relay(&proxy, &response, &proxy.cache_timing)).into();
+    }
+    discard(&response);
+    let (_, access_token) = header_value.split_once(' ').unwrap_or(("", &header_value));
+    proxy.engine.invalidate_token(access_token);
+    future_to_promise(async move {
+        let started = Date::now();
+        let answer = match prepare(&proxy, &request, started)? {
+            Ok(outbound) => forward(&proxy, &request, outbound, started, true).await?,
+            Err(refusal) => refusal,
+        };
+        Ok(answer.into())
+    })
+    .into()
 }
 
 /// A var as a string, whether `[vars]` gave a string, a number or a boolean.
@@ -94,17 +211,22 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
         return Ok(proxy);
     }
     let config = proxy_config(|name| VARS.contains(&name).then(|| read_var(env, name)).flatten())?;
-    let fetcher = Fetcher::new(None)?;
     let engine = Engine::new(
         config.client.clone(),
-        fetcher.clone(),
+        Fetcher::new(None)?,
         Box::new(failure_value),
     );
+    let request_drop = request_headers_to_drop(&config, "")
+        .collect::<Vec<_>>()
+        .join(",");
+    let response_drop = response_headers_to_drop("").collect::<Vec<_>>().join(",");
     let proxy = Rc::new(Proxy {
         env: env.clone().into(),
         config,
         engine,
-        fetcher,
+        request_drop,
+        response_drop,
+        cache_timing: server_timing(TokenSource::Cache, 0.0),
     });
     PROXY.with(|p| p.replace(Some(proxy.clone())));
     Ok(proxy)
@@ -142,21 +264,11 @@ fn json_response(
     web_sys::Response::new_with_opt_str_and_init(Some(body), &init)
 }
 
-/// A token and its header value, or the answer to send instead.
-struct Bearer {
-    access_token: String,
-    header_value: String,
-}
+use engine::Bearer;
 
 async fn bearer(proxy: &Proxy) -> Result<(Bearer, bool), web_sys::Response> {
-    if let Some((access_token, header_value)) = proxy.engine.fresh_bearer() {
-        return Ok((
-            Bearer {
-                access_token,
-                header_value,
-            },
-            true,
-        ));
+    if let Some(bearer) = proxy.engine.fresh_bearer() {
+        return Ok((bearer, true));
     }
     let answer = proxy.engine.get();
     match JsFuture::from(answer.promise).await {
@@ -189,8 +301,20 @@ async fn bearer(proxy: &Proxy) -> Result<(Bearer, bool), web_sys::Response> {
     }
 }
 
-async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::Response, JsValue> {
-    let started = Date::now();
+/// What every proxied request needs before its token.
+struct Outbound {
+    target: String,
+    method: String,
+    /// The caller's headers less the dropped ones.
+    headers: Headers,
+}
+
+/// Checks the caller's key and the path; `Ok(Err(answer))` is the (logged) refusal.
+fn prepare(
+    proxy: &Proxy,
+    request: &web_sys::Request,
+    started: f64,
+) -> Result<Result<Outbound, web_sys::Response>, JsValue> {
     let config = &proxy.config;
     let headers = request.headers();
     if check_access(&config.access, headers.get(&config.key_header)?.as_deref()).is_err() {
@@ -198,29 +322,38 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
             "present one of the proxy keys in the {} header",
             config.key_header
         );
-        return refuse(proxy, request, 401, "unauthorized", &message, started);
+        return refuse(proxy, request, 401, "unauthorized", &message, started).map(Err);
     }
     let url = request.url();
-    let target = match upstream_url(config, path_and_query(&url)) {
-        Ok(target) => target,
-        Err(Refusal::BadPath | Refusal::Unauthorized) => {
-            return refuse(
-                proxy,
-                request,
-                400,
-                "bad_path",
-                "the path must not contain dot segments, backslashes or control characters",
-                started,
-            )
-        }
+    let Ok(target) = upstream_url(config, path_and_query(&url)) else {
+        let message = "the path must not contain dot segments, backslashes or control characters";
+        return refuse(proxy, request, 400, "bad_path", message, started).map(Err);
     };
-
-    // Copied by the platform in one call; only the dropped names cross the boundary.
+    // Copied by the platform; the names to drop cross the boundary as one string.
     let connection = headers.get("connection")?.unwrap_or_default();
-    let outbound = Headers::new_with_headers(&headers)?;
-    for name in request_headers_to_drop(config, &connection) {
-        outbound.delete(name)?;
-    }
+    Ok(Ok(Outbound {
+        target,
+        method: request.method(),
+        headers: copy_without(&headers, &drop_list(&proxy.request_drop, &connection)),
+    }))
+}
+
+/// Sends the request with a token, waiting for one if need be; after an origin 401, drops
+/// the token and sends once more with a new one if the body can be replayed. `refused`: the
+/// previous attempt's token was refused already (no further retry).
+async fn forward(
+    proxy: &Proxy,
+    request: &web_sys::Request,
+    outbound: Outbound,
+    started: f64,
+    refused: bool,
+) -> Result<web_sys::Response, JsValue> {
+    let Outbound {
+        target,
+        method,
+        headers: outbound,
+    } = outbound;
+    let headers = request.headers();
 
     // No body (GET, HEAD, most proxied calls): nothing to buffer, always replayable.
     let (body, replayable): (Option<JsValue>, bool) = match request.body() {
@@ -238,20 +371,16 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
     };
 
     let token_started = Date::now();
-    let (mut bearer, from_cache) = match bearer(proxy).await {
-        Ok(found) => found,
+    let (mut bearer, mut source) = match self::bearer(proxy).await {
+        Ok((bearer, _)) if refused => (bearer, TokenSource::Refresh),
+        Ok((bearer, true)) => (bearer, TokenSource::Cache),
+        Ok((bearer, false)) => (bearer, TokenSource::Fetch),
         Err(answer) => return Ok(logged(proxy, request, answer, started)),
-    };
-    let mut source = if from_cache {
-        TokenSource::Cache
-    } else {
-        TokenSource::Fetch
     };
     let mut token_ms = Date::now() - token_started;
 
-    let method = request.method();
     let mut response = send(proxy, &target, &method, &outbound, &bearer, body.as_ref()).await?;
-    if response.status() == 401 && replayable {
+    if response.status() == 401 && replayable && !refused {
         discard(&response);
         proxy.engine.invalidate_token(&bearer.access_token);
         let refresh_started = Date::now();
@@ -264,7 +393,7 @@ async fn forward(proxy: &Proxy, request: &web_sys::Request) -> Result<web_sys::R
         response = send(proxy, &target, &method, &outbound, &bearer, body.as_ref()).await?;
     }
 
-    let answer = relay(&response, &server_timing(source, token_ms))?;
+    let answer = relay(proxy, &response, &server_timing(source, token_ms))?;
     log(proxy, request, answer.status(), Some(source), started);
     Ok(answer)
 }
@@ -302,44 +431,58 @@ async fn send(
     body: Option<&JsValue>,
 ) -> Result<web_sys::Response, JsValue> {
     // The outbound copy is this request's own: setting the token replaces any earlier one.
-    headers.set(&proxy.config.client.header_name, &bearer.header_value)?;
-    let init = RequestInit::new();
-    init.set_method(method);
-    init.set_headers(headers);
-    init.set_redirect(RequestRedirect::Manual);
-    if let Some(body) = body {
-        init.set_body(body);
-    }
-    let pending = proxy.fetcher.call(&JsValue::from_str(target), &init)?;
-    match JsFuture::from(Promise::resolve(&pending)).await {
+    let name = &proxy.config.client.header_name;
+    let none = JsValue::UNDEFINED;
+    let pending = send_upstream(
+        target,
+        method,
+        headers,
+        name,
+        &bearer.header_value,
+        body.unwrap_or(&none),
+    )?;
+    match JsFuture::from(pending).await {
         Ok(response) => Ok(response.unchecked_into()),
-        Err(error) => {
-            let message = network_from(&error).to_string();
-            json_response(
-                502,
-                None,
-                &json_error("origin_unreachable", "network", &message),
-            )
-        }
+        Err(error) => origin_unreachable(&error),
     }
 }
 
+/// The answer when the origin could not be reached.
+fn origin_unreachable(error: &JsValue) -> Result<web_sys::Response, JsValue> {
+    let message = network_from(error).to_string();
+    json_response(
+        502,
+        None,
+        &json_error("origin_unreachable", "network", &message),
+    )
+}
+
 /// The origin's response, streamed back, without hop-by-hop headers, with `Server-Timing`.
-fn relay(response: &web_sys::Response, timing: &str) -> Result<web_sys::Response, JsValue> {
+fn relay(
+    proxy: &Proxy,
+    response: &web_sys::Response,
+    timing: &str,
+) -> Result<web_sys::Response, JsValue> {
     let connection = response.headers().get("connection")?.unwrap_or_default();
-    // The upstream response serves as the init: status, status text and headers are copied
-    // by the platform, and the copy's headers can be changed.
-    let body: Option<ReadableStream> = response.body();
-    let answer = web_sys::Response::new_with_opt_readable_stream_and_init(
-        body.as_ref(),
-        response.unchecked_ref(),
-    )?;
-    let headers = answer.headers();
-    for name in response_headers_to_drop(&connection) {
-        headers.delete(name)?;
+    relay_response(
+        response,
+        &drop_list(&proxy.response_drop, &connection),
+        timing,
+    )
+}
+
+/// `always`, plus the names a `Connection` header lists.
+fn drop_list<'a>(always: &'a str, connection: &str) -> Cow<'a, str> {
+    let mut names = connection_names(connection).peekable();
+    if names.peek().is_none() {
+        return Cow::Borrowed(always);
     }
-    headers.append("server-timing", timing)?;
-    Ok(answer)
+    let mut list = always.to_owned();
+    for name in names {
+        list.push(',');
+        list.push_str(name);
+    }
+    Cow::Owned(list)
 }
 
 /// Lets go of a response body that will not be read.

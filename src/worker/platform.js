@@ -1,0 +1,32 @@
+// The Worker's platform calls that would otherwise cross the wasm boundary once per header:
+// each applies a list the Rust side decided (comma-separated header names) in one call.
+
+/** A copy of `headers` without the `dropped` names. */
+export function copyWithout(headers, dropped) {
+  const copy = new Headers(headers);
+  for (const name of dropped.split(',')) copy.delete(name);
+  return copy;
+}
+
+/** Sends to the origin with the token header set; redirects come back unfollowed. */
+export function sendUpstream(url, method, headers, name, value, body) {
+  headers.set(name, value);
+  return fetch(url, { method, headers, body, redirect: 'manual' });
+}
+
+/** The origin's response for the caller: streamed, without `dropped`, with Server-Timing. */
+export function relayResponse(response, dropped, timing) {
+  const answer = new Response(response.body, response);
+  for (const name of dropped.split(',')) answer.headers.delete(name);
+  answer.headers.append('server-timing', timing);
+  return answer;
+}
+
+/**
+ * Sends to the origin with a fresh token, with no Rust future in between: the origin's
+ * response goes to `onResponse(response, request, value)`, a failure to `onError(error)`.
+ */
+export function forwardFresh(url, method, headers, name, value, request, onResponse, onError) {
+  headers.set(name, value);
+  return fetch(url, { method, headers, redirect: 'manual' }).then((response) => onResponse(response, request, value), onError);
+}
