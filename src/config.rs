@@ -3,7 +3,7 @@
 
 use crate::error::TokenError;
 use crate::secret::{ClientSecret, Password, Username};
-use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// Where the token endpoint is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,25 +176,35 @@ fn config_error(message: impl Into<String>) -> TokenError {
 impl ConfigInput {
     /// Checks every option and builds the configuration.
     pub fn validate(self) -> Result<Config, TokenError> {
+        self.build()
+    }
+
+    /// Borrows the options, so that each early return has nothing to drop (a third of the
+    /// wasm's option-checking code was drop glue), and copies what the config keeps.
+    fn build(&self) -> Result<Config, TokenError> {
         let insecure = self.allow_insecure_http;
-        let endpoint = match (self.token_url, self.issuer, self.keycloak) {
+        let endpoint = match (&self.token_url, &self.issuer, &self.keycloak) {
             (Some(url), None, None) => {
-                Endpoint::TokenUrl(check_endpoint_url("tokenUrl", &url, insecure)?.to_owned())
+                Endpoint::TokenUrl(check_endpoint_url("tokenUrl", url, insecure)?.to_owned())
             }
             (None, Some(issuer), None) => {
-                let issuer = check_endpoint_url("issuer", &issuer, insecure)?;
+                let issuer = check_endpoint_url("issuer", issuer, insecure)?;
                 Endpoint::Issuer(issuer.trim_end_matches('/').to_owned())
             }
             (None, None, Some((base, realm))) => {
-                let base = check_endpoint_url("keycloak.baseUrl", &base, insecure)?;
+                let base = check_endpoint_url("keycloak.baseUrl", base, insecure)?;
                 if realm.is_empty() {
                     return Err(config_error("keycloak.realm must not be empty"));
                 }
-                Endpoint::TokenUrl(format!(
-                    "{}/realms/{}/protocol/openid-connect/token",
-                    base.trim_end_matches('/'),
-                    crate::request::percent_encode(&realm, false)
-                ))
+                Endpoint::TokenUrl(
+                    [
+                        base.trim_end_matches('/'),
+                        "/realms/",
+                        &crate::request::percent_encode(realm, false),
+                        "/protocol/openid-connect/token",
+                    ]
+                    .concat(),
+                )
             }
             _ => {
                 return Err(config_error(
@@ -205,15 +215,18 @@ impl ConfigInput {
 
         let client_id = self
             .client_id
+            .as_deref()
             .filter(|id| !id.is_empty())
             .ok_or_else(|| config_error("clientId is required"))?;
 
         let auth_method = match self.auth_method.as_deref() {
             None => None,
             Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| {
-                config_error(format!(
-                    "authMethod '{name}' is not supported: use 'client_secret_basic', 'client_secret_post' or 'none'"
-                ))
+                config_error([
+                    "authMethod '",
+                    name,
+                    "' is not supported: use 'client_secret_basic', 'client_secret_post' or 'none'",
+                ].concat())
             })?),
         };
         match (auth_method, &self.client_secret) {
@@ -238,9 +251,14 @@ impl ConfigInput {
             None | Some("rfc6749") => BasicAuthEncoding::Rfc6749,
             Some("raw") => BasicAuthEncoding::Raw,
             Some(other) => {
-                return Err(config_error(format!(
-                    "basicAuthEncoding '{other}' is not supported: use 'rfc6749' (the default) or 'raw'"
-                )))
+                return Err(config_error(
+                    [
+                        "basicAuthEncoding '",
+                        other,
+                        "' is not supported: use 'rfc6749' (the default) or 'raw'",
+                    ]
+                    .concat(),
+                ))
             }
         };
         if let GrantConfig::Password { username, .. } = &self.grant {
@@ -265,13 +283,18 @@ impl ConfigInput {
                 ));
             }
             if RESERVED_PARAMS.contains(&name.as_str()) {
-                return Err(config_error(format!(
-                    "extraParams: '{name}' is set by the client itself; use the matching option instead"
-                )));
+                return Err(config_error(
+                    [
+                        "extraParams: '",
+                        name,
+                        "' is set by the client itself; use the matching option instead",
+                    ]
+                    .concat(),
+                ));
             }
         }
 
-        let header_name = self.header_name.unwrap_or_else(|| "Authorization".into());
+        let header_name = self.header_name.as_deref().unwrap_or("Authorization");
         if header_name.is_empty() || !header_name.bytes().all(is_header_name_char) {
             return Err(config_error(
                 "headerName must be a valid HTTP header name such as 'Authorization'",
@@ -319,14 +342,14 @@ impl ConfigInput {
 
         Ok(Config {
             endpoint,
-            client_id,
-            client_secret: self.client_secret,
+            client_id: client_id.to_owned(),
+            client_secret: self.client_secret.clone(),
             auth_method,
             basic_auth_encoding,
-            grant: self.grant,
+            grant: self.grant.clone(),
             scope,
-            extra_params: self.extra_params,
-            header_name,
+            extra_params: self.extra_params.clone(),
+            header_name: header_name.to_owned(),
             timing,
             timeout_ms,
             max_retries,
@@ -347,9 +370,9 @@ fn seconds_option(
         && (seconds > 0.0 || (zero_ok && seconds == 0.0));
     if !valid {
         let low = if zero_ok { "0" } else { "more than 0" };
-        return Err(config_error(format!(
-            "{name} must be a number of seconds from {low} to 86400"
-        )));
+        return Err(config_error(
+            [name, " must be a number of seconds from ", low, " to 86400"].concat(),
+        ));
     }
     Ok((seconds * 1000.0) as u64)
 }
@@ -376,30 +399,43 @@ pub fn check_endpoint_url<'a>(
     let (scheme, rest) = scheme_and_rest
         .and_then(|(scheme, rest)| Some((scheme, rest.strip_prefix("//")?)))
         .ok_or_else(|| {
-            config_error(format!(
-                "{option} must be an absolute URL such as https://auth.example.com/token"
-            ))
+            config_error(
+                [
+                    option,
+                    " must be an absolute URL such as https://auth.example.com/token",
+                ]
+                .concat(),
+            )
         })?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
-        return Err(config_error(format!(
-            "{option} must not carry credentials in the URL: use clientId and clientSecret"
-        )));
+        return Err(config_error(
+            [
+                option,
+                " must not carry credentials in the URL: use clientId and clientSecret",
+            ]
+            .concat(),
+        ));
     }
     if url.contains('#') {
-        return Err(config_error(format!("{option} must not have a #fragment")));
+        return Err(config_error(
+            [option, " must not have a #fragment"].concat(),
+        ));
     }
     let host = host_of(authority);
     if host.is_empty() {
-        return Err(config_error(format!("{option} has no host: {url}")));
+        return Err(config_error([option, " has no host: ", url].concat()));
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(url),
         "http" if allow_insecure_http || is_loopback(host) => Ok(url),
-        "http" => Err(config_error(format!(
-            "{option} uses plain http to '{host}', which would send credentials and tokens unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust"
-        ))),
-        _ => Err(config_error(format!("{option} must use https:// (or http:// with allowInsecureHttp)"))),
+        "http" => Err(config_error([
+            option,
+            " uses plain http to '",
+            host,
+            "', which would send credentials and tokens unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust",
+        ].concat())),
+        _ => Err(config_error([option, " must use https:// (or http:// with allowInsecureHttp)"].concat())),
     }
 }
 

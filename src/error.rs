@@ -4,7 +4,7 @@
 //!
 //! No variant ever holds a secret or a token, so `Display` and `Debug` are safe to log.
 
-use alloc::string::String;
+use alloc::{string::String, vec::Vec};
 use core::fmt;
 
 /// Why a token could not be had.
@@ -107,20 +107,23 @@ impl TokenError {
     }
 }
 
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl TokenError {
+    /// What went wrong, in words that never quote a secret, a token or a response body.
+    /// Built by concatenation: the npm wasm carries no `core::fmt`.
+    pub fn message(&self) -> String {
         match self {
-            Self::Config(message) => write!(f, "invalid configuration: {message}"),
+            Self::Config(message) => ["invalid configuration: ", message].concat(),
             Self::Server {
                 error,
                 description,
                 status,
                 ..
             } => {
-                write!(f, "token endpoint answered {status} {error}")?;
+                let status = decimal(u64::from(*status));
+                let head = ["token endpoint answered ", &status, " ", error].concat();
                 match description {
-                    Some(text) => write!(f, ": {text}"),
-                    None => Ok(()),
+                    Some(text) => [&head, ": ", text].concat(),
+                    None => head,
                 }
             }
             Self::InvalidResponse {
@@ -128,19 +131,43 @@ impl fmt::Display for TokenError {
                 content_type,
                 reason,
                 ..
-            } => write!(
-                f,
-                "unusable token response (status {status}, content type '{content_type}'): {reason}"
-            ),
-            Self::Network(message) => write!(f, "network error: {message}"),
-            Self::Timeout { timeout_ms } => {
-                write!(
-                    f,
-                    "no response from the token endpoint within {timeout_ms} ms"
-                )
-            }
-            Self::Aborted => f.write_str("the caller aborted the wait for a token"),
+            } => [
+                "unusable token response (status ",
+                &decimal(u64::from(*status)),
+                ", content type '",
+                content_type,
+                "'): ",
+                reason,
+            ]
+            .concat(),
+            Self::Network(message) => ["network error: ", message].concat(),
+            Self::Timeout { timeout_ms } => [
+                "no response from the token endpoint within ",
+                &decimal(*timeout_ms),
+                " ms",
+            ]
+            .concat(),
+            Self::Aborted => "the caller aborted the wait for a token".into(),
         }
+    }
+}
+
+/// `n` in decimal digits.
+fn decimal(mut n: u64) -> String {
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().map(|&d| char::from(d)).collect()
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Pure request building: the token request for each grant and client-auth method, and the
 //! discovery URLs. Nothing here sends anything.
 
-use alloc::{borrow::ToOwned, format, string::String, vec, vec::Vec};
+use alloc::{borrow::ToOwned, string::String, vec, vec::Vec};
 use core::fmt;
 
 use crate::config::{AuthMethod, BasicAuthEncoding, Config, GrantConfig};
@@ -98,16 +98,17 @@ pub fn token_request(
     match auth {
         AuthMethod::ClientSecretBasic => {
             let pair = match config.basic_auth_encoding {
-                BasicAuthEncoding::Rfc6749 => format!(
-                    "{}:{}",
-                    percent_encode(&config.client_id, true),
-                    percent_encode(secret, true)
-                ),
-                BasicAuthEncoding::Raw => format!("{}:{secret}", config.client_id),
+                BasicAuthEncoding::Rfc6749 => [
+                    &percent_encode(&config.client_id, true),
+                    ":",
+                    &percent_encode(secret, true),
+                ]
+                .concat(),
+                BasicAuthEncoding::Raw => [&config.client_id, ":", secret].concat(),
             };
             headers.push((
                 "Authorization",
-                format!("Basic {}", base64_encode(pair.as_bytes())),
+                ["Basic ", &base64_encode(pair.as_bytes())].concat(),
             ));
         }
         AuthMethod::ClientSecretPost => {
@@ -140,11 +141,11 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
         .map_or(issuer.len(), |i| host_start + i);
     let (origin, path) = issuer.split_at_checked(path_start).unwrap_or((issuer, ""));
     let mut urls = vec![
-        format!("{issuer}/.well-known/openid-configuration"),
-        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        [issuer, "/.well-known/openid-configuration"].concat(),
+        [origin, "/.well-known/oauth-authorization-server", path].concat(),
     ];
     if !path.is_empty() {
-        urls.push(format!("{issuer}/.well-known/oauth-authorization-server"));
+        urls.push([issuer, "/.well-known/oauth-authorization-server"].concat());
     }
     urls
 }

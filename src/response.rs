@@ -9,7 +9,7 @@ use crate::config::{check_endpoint_url, AuthMethod};
 use crate::error::TokenError;
 use crate::retry::parse_retry_after;
 use crate::secret::{AccessToken, RefreshToken};
-use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// Responses larger than this are refused unread.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -81,7 +81,7 @@ pub struct Token {
 impl Token {
     /// The header value: `{token_type} {access_token}`.
     pub fn header_value(&self) -> String {
-        format!("{} {}", self.token_type, self.access_token.expose())
+        [&self.token_type, " ", self.access_token.expose()].concat()
     }
 }
 

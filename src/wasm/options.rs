@@ -1,7 +1,7 @@
 //! Reads the JS options object into the core's [`ConfigInput`], checking each value's type.
 //! Values are read with `Reflect` rather than serde to keep the wasm small.
 
-use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -34,7 +34,7 @@ const KNOWN_OPTIONS: [&str; 18] = [
 ];
 
 fn wrong_type(name: &str, expected: &str) -> TokenError {
-    TokenError::Config(format!("{name} must be {expected}"))
+    TokenError::Config([name, " must be ", expected].concat())
 }
 
 fn string(object: &JsValue, name: &str) -> Result<Option<String>, TokenError> {
@@ -65,7 +65,7 @@ pub fn read_options(options: &JsValue) -> Result<ConfigInput, TokenError> {
     for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
         if !KNOWN_OPTIONS.contains(&key.as_str()) {
-            return Err(TokenError::Config(format!("unknown option '{key}'")));
+            return Err(TokenError::Config(["unknown option '", &key, "'"].concat()));
         }
     }
 
@@ -126,7 +126,7 @@ pub fn read_options(options: &JsValue) -> Result<ConfigInput, TokenError> {
         for key in Object::keys(extra.unchecked_ref::<Object>()).iter() {
             let key = key.as_string().unwrap_or_default();
             let Field::Str(value) = field_of(&extra, &key) else {
-                return Err(wrong_type(&format!("extraParams.{key}"), "a string"));
+                return Err(wrong_type(&["extraParams.", &key].concat(), "a string"));
             };
             extra_params.push((key, value));
         }

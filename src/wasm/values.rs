@@ -1,6 +1,5 @@
 //! The JS values the core's results become: plain objects built with `Reflect`.
 
-use alloc::string::ToString;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
@@ -37,7 +36,7 @@ pub fn token_info(token: &Token, fresh_until: u64) -> JsValue {
 pub fn error_fields(error: &TokenError) -> JsValue {
     object(&[
         ("code", error.code().into()),
-        ("message", error.to_string().into()),
+        ("message", error.message().into()),
         (
             "status",
             error
