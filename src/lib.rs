@@ -9,12 +9,20 @@
 //!
 //! The protocol logic never performs I/O and never reads a clock; `now` is always an
 //! argument. It builds requests ([`request`]), parses responses ([`response`]), decides
-//! retries ([`retry`]) and moves the cache state machine ([`cache`]); [`proxy`] holds the
-//! Worker's decisions (configuration from vars, access keys, the upstream URL, headers,
-//! failure answers). The wasm adapter (`wasm`, on `wasm32` only) does the I/O with the
-//! platform's `fetch`, `Date.now()`, `setTimeout` and `AbortController`; the JS wrapper in
-//! `pkg-template/` keeps the cache-hit path on the JS side of the boundary; and with the
-//! `worker` feature, `src/worker/` is the Cloudflare Worker entrypoint on the same engine.
+//! retries ([`retry`]) and moves the cache state machine ([`cache`]); [`driver`] steps one
+//! renewal through discovery, refresh token, original grant and retries, telling its adapter
+//! what to send and how long to sleep; [`proxy`] holds the Worker's decisions (configuration
+//! from vars, access keys, the upstream URL, headers, failure answers).
+//!
+//! Two adapters drive the same driver:
+//! - the npm package: `wasm::CoreClient` (on `wasm32` only) is the core behind a synchronous,
+//!   flat interface, and the hand-written JS in `pkg-template/` does the I/O with the
+//!   platform's `fetch`, `setTimeout` and `AbortController`, shares one promise per renewal
+//!   among its waiters, and answers cache hits without calling into wasm. Built without the
+//!   `std` feature, this wasm carries no futures executor, no std panic machinery and no
+//!   `core::fmt`: it is small.
+//! - the Cloudflare Worker (`worker` feature, `src/worker/`): steps the driver from Rust with
+//!   futures, and forwards requests with a fresh token without any.
 //!
 //! Renewal: a token response's `refresh_token` is used for the next renewal and sent at most
 //! once (a rotated one replaces it); when it is refused or may have reached the server
@@ -23,9 +31,10 @@
 //! ## Example: the core driven by hand
 //!
 //! ```
-//! use edge_oauth::cache::{Lookup, TokenCache};
+//! use edge_oauth::cache::Lookup;
 //! use edge_oauth::config::ConfigInput;
-//! use edge_oauth::request::{token_request, Grant};
+//! use edge_oauth::driver::{Driver, Step};
+//! use edge_oauth::error::TokenError;
 //! use edge_oauth::secret::ClientSecret;
 //!
 //! let config = ConfigInput {
@@ -37,21 +46,24 @@
 //! }
 //! .validate()?;
 //!
-//! let mut cache = TokenCache::new(config.timing);
+//! let mut driver = Driver::new(config);
 //! let now = 1_700_000_000_000;
-//! match cache.lookup(now) {
-//!     Lookup::Wait { start: true } => {
-//!         let auth = config.auth_method.unwrap_or(edge_oauth::config::AuthMethod::ClientSecretBasic);
-//!         let request = token_request(&config, "https://auth.example.com/token", auth, Grant::ClientCredentials);
-//!         assert_eq!(request.body.as_deref(), Some("grant_type=client_credentials&scope=banking%2Fread+banking%2Fwrite"));
-//!         // ...send it, parse the answer with response::parse_token_response, then cache.complete(now, result)
-//!     }
-//!     other => unreachable!("a cold cache waits: {other:?}"),
-//! }
-//! # Ok::<(), edge_oauth::error::TokenError>(())
+//! assert!(matches!(driver.cache().lookup(now), Lookup::Wait { start: true }));
+//! let Step::Send(request) = driver.start(now) else { unreachable!("the first step sends") };
+//! assert_eq!(
+//!     request.body.as_deref(),
+//!     Some("grant_type=client_credentials&scope=banking%2Fread+banking%2Fwrite")
+//! );
+//! // Send it with any HTTP client and report what happened. No answer: retry after a
+//! // jittered backoff (here half of the first 250 ms step).
+//! let unanswered = TokenError::Network("connection refused".into());
+//! assert!(matches!(driver.on_unanswered(now + 40, unanswered, 0.5), Step::Sleep(125)));
+//! // After the sleep, `driver.resume(now)` sends the same request again; an answer goes to
+//! // `driver.on_response(now, &response, &json, random)`, until `Step::Done(outcome)`.
+//! # Ok::<(), TokenError>(())
 //! ```
 // The core needs only `alloc`. The npm package's wasm is built without the `std` feature: no
-// std panic machinery (a panic traps), no `core::fmt` beyond the messages themselves.
+// std panic machinery (a panic traps). No unsafe code but the allocator's one line there.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

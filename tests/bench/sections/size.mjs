@@ -1,6 +1,8 @@
 // 4a. Size, gzip -9 (zlib level 9, each file on its own, summed):
-//   - the npm package's wasm and JS glue: pkg/edge_oauth_bg.wasm, edge_oauth.js, client.js,
-//     node.js;
+//   - the npm package's wasm and JS, measured like the peers: the esbuild bundle (minified)
+//     of what a browser user imports, plus the wasm — the budget row; and the package's
+//     files as shipped (unminified, with comments): pkg/edge_oauth_bg.wasm, edge_oauth.js,
+//     client.js, renewal.js, node.js;
 //   - the Worker upload: build/index.js + build/index_bg.wasm, and what
 //     `wrangler deploy --dry-run` would upload (its own "gzip:" figure, from a copy of
 //     wrangler.toml without the [build] step, so it packs build/ as it is);
@@ -93,7 +95,7 @@ async function bundle(esbuild, entry, platform) {
 
 await runSection('size', async () => {
   const esbuild = createRequire(join(ROOT, 'package.json'))('esbuild');
-  const npm = files(PKG, ['edge_oauth_bg.wasm', 'edge_oauth.js', 'client.js', 'node.js']);
+  const npm = files(PKG, ['edge_oauth_bg.wasm', 'edge_oauth.js', 'client.js', 'renewal.js', 'node.js']);
   const worker = files(BUILD, ['index.js', 'index_bg.wasm']);
   const wrangler = await wranglerDryRun();
   const wasmGzip = npm.files[0].gzip;
@@ -105,15 +107,15 @@ await runSection('size', async () => {
     simple: await bundle(esbuild, 'simple-oauth2.js', 'node'),
   };
 
-  const base = npm.gzip;
+  const base = edgeJs.gzip + wasmGzip;
   const rows = [
-    row('edge-oauth npm: wasm + JS glue', `${fmt.bytes(npm.gzip)} gzip (${fmt.int(npm.gzip)} B; wasm ${fmt.int(wasmGzip)} B)`, {
+    row('edge-oauth npm: wasm + JS (bundled like the peers)', `${fmt.bytes(base)} gzip (${fmt.int(base)} B: wasm ${fmt.int(wasmGzip)} B, JS ${fmt.int(edgeJs.gzip)} B)`, {
       ratio: 1,
       budget: '≤ 20 KiB',
-      pass: npm.gzip <= 20 * KiB,
+      pass: base <= 20 * KiB,
     }),
-    row('edge-oauth browser bundle + wasm', `${fmt.bytes(edgeJs.gzip + wasmGzip)} gzip (JS ${fmt.int(edgeJs.gzip)} B)`, {
-      ratio: (edgeJs.gzip + wasmGzip) / base,
+    row('edge-oauth npm files as shipped', `${fmt.bytes(npm.gzip)} gzip (${fmt.int(npm.gzip)} B, each file unminified)`, {
+      ratio: npm.gzip / base,
     }),
   ];
   for (const [name, b] of Object.entries(peers)) {
