@@ -32,14 +32,16 @@ struct Inner {
     make_error: ErrorFactory,
     /// The renewal under way, as the promise its waiters share.
     flight: RefCell<Option<Promise>>,
+    /// The last fresh token handed out, with its header value.
+    last_bearer: RefCell<Option<Rc<Bearer>>>,
 }
 
 /// A token and the header value that carries it.
 pub struct Bearer {
     /// The access token, to recognise it when the origin refuses it.
     pub access_token: String,
-    /// `Bearer <token>` (or the token type the server gave).
-    pub header_value: String,
+    /// `Bearer <token>` (or the token type the server gave), as a JS string.
+    pub header_value: JsValue,
 }
 
 /// What [`Engine::get`] hands a caller.
@@ -65,6 +67,7 @@ impl Engine {
                 fetcher,
                 make_error,
                 flight: RefCell::new(None),
+                last_bearer: RefCell::new(None),
             }),
         }
     }
@@ -102,14 +105,24 @@ impl Engine {
         }
     }
 
-    /// The cached token when it is fresh: the hot path, with no promise and no JS object.
-    pub fn fresh_bearer(&self) -> Option<Bearer> {
+    /// The cached token when it is fresh: the hot path, with no promise, and its header
+    /// value made into a JS string once per token.
+    pub fn fresh_bearer(&self) -> Option<Rc<Bearer>> {
         let mut driver = self.inner.driver.borrow_mut();
         let token = driver.cache().fresh(now_ms())?;
-        Some(Bearer {
+        let mut last = self.inner.last_bearer.borrow_mut();
+        if let Some(bearer) = last
+            .as_ref()
+            .filter(|b| b.access_token == token.access_token.expose())
+        {
+            return Some(bearer.clone());
+        }
+        let bearer = Rc::new(Bearer {
             access_token: token.access_token.expose().to_owned(),
-            header_value: token.header_value(),
-        })
+            header_value: JsValue::from_str(&token.header_value()),
+        });
+        *last = Some(bearer.clone());
+        Some(bearer)
     }
 
     /// Drops the cached token if it is still `access_token`; true when it was.

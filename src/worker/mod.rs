@@ -28,37 +28,37 @@ use http::{network_from, Fetcher};
 mod engine;
 mod http;
 
-// One boundary crossing each, where the web_sys calls would take one per header.
+// One boundary crossing each, where the web_sys calls would take one per header. Strings
+// that are the same for every request cross as JS strings made once (`&JsValue`).
 #[wasm_bindgen(module = "/src/worker/platform.js")]
 extern "C" {
     #[wasm_bindgen(js_name = copyWithout)]
-    fn copy_without(headers: &Headers, dropped: &str) -> Headers;
+    fn copy_without(headers: &Headers, dropped: &JsValue) -> Headers;
     #[wasm_bindgen(js_name = sendUpstream, catch)]
     fn send_upstream(
         url: &str,
         method: &str,
         headers: &Headers,
-        name: &str,
-        value: &str,
+        name: &JsValue,
+        value: &JsValue,
         body: &JsValue,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_name = forwardFresh)]
     #[allow(clippy::too_many_arguments)]
     fn forward_fresh(
         url: &str,
-        method: &str,
-        headers: &Headers,
-        name: &str,
-        value: &str,
         request: &web_sys::Request,
+        dropped: &JsValue,
+        name: &JsValue,
+        value: &JsValue,
         on_response: &js_sys::Function,
         on_error: &js_sys::Function,
     ) -> Promise;
     #[wasm_bindgen(js_name = relayResponse, catch)]
     fn relay_response(
         response: &web_sys::Response,
-        dropped: &str,
-        timing: &str,
+        dropped: &JsValue,
+        timing: &JsValue,
     ) -> Result<web_sys::Response, JsValue>;
 }
 
@@ -92,12 +92,42 @@ struct Proxy {
     env: JsValue,
     config: ProxyConfig,
     engine: Engine,
-    /// The request headers always dropped, comma-separated.
-    request_drop: String,
-    /// The response headers always dropped, comma-separated.
-    response_drop: String,
+    /// The request headers always dropped.
+    request_drop: Names,
+    /// The response headers always dropped.
+    response_drop: Names,
+    /// The header that carries the token.
+    header_name: JsValue,
     /// `Server-Timing` for a token served from memory.
-    cache_timing: String,
+    cache_timing: JsValue,
+}
+
+/// Header names, comma-separated: as text, and as the JS string the platform calls take.
+struct Names {
+    text: String,
+    js: JsValue,
+}
+
+impl Names {
+    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+        let text = names.collect::<Vec<_>>().join(",");
+        let js = JsValue::from_str(&text);
+        Self { text, js }
+    }
+
+    /// These, plus the names a `Connection` header lists.
+    fn with_connection(&self, connection: &str) -> Cow<'_, JsValue> {
+        let mut listed = connection_names(connection).peekable();
+        if listed.peek().is_none() {
+            return Cow::Borrowed(&self.js);
+        }
+        let mut text = self.text.clone();
+        for name in listed {
+            text.push(',');
+            text.push_str(name);
+        }
+        Cow::Owned(JsValue::from_str(&text))
+    }
 }
 
 thread_local! {
@@ -117,31 +147,38 @@ pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
         Ok(proxy) => proxy,
         Err(error) => return settle(json_response(500, None, &token_failure(&error).body)),
     };
-    let started = Date::now();
-    let outbound = match prepare(&proxy, &request, started) {
-        Ok(Ok(outbound)) => outbound,
+    // Only the debug log line reads the start time.
+    let started = if proxy.config.debug_log {
+        Date::now()
+    } else {
+        0.0
+    };
+    let headers = request.headers();
+    let target = match admit(&proxy, &request, &headers, started) {
+        Ok(Ok(target)) => target,
         Ok(Err(refusal)) => return Promise::resolve(JsValue::from(refusal).as_ref()),
         Err(error) => return Promise::reject(&error),
     };
+    let connection = headers.get("connection").ok().flatten().unwrap_or_default();
+    let dropped = proxy.request_drop.with_connection(&connection);
     if request.body().is_none() && !proxy.config.debug_log {
         if let Some(bearer) = proxy.engine.fresh_bearer() {
-            let name = &proxy.config.client.header_name;
             return CALLBACKS.with(|callbacks| {
                 forward_fresh(
-                    &outbound.target,
-                    &outbound.method,
-                    &outbound.headers,
-                    name,
-                    &bearer.header_value,
+                    &target,
                     &request,
+                    &dropped,
+                    &proxy.header_name,
+                    &bearer.header_value,
                     callbacks.on_response.as_ref().unchecked_ref(),
                     callbacks.on_error.as_ref().unchecked_ref(),
                 )
             });
         }
     }
+    let outbound = copy_without(&headers, &dropped);
     future_to_promise(async move {
-        let answer = forward(&proxy, &request, outbound, started, false).await?;
+        let answer = forward(&proxy, &request, &target, &outbound, started, false).await?;
         Ok(answer.into())
     })
 }
@@ -156,7 +193,7 @@ fn settle(answer: Result<web_sys::Response, JsValue>) -> Promise {
 
 /// The callbacks of the no-future path, made once per isolate.
 struct Callbacks {
-    on_response: Closure<dyn Fn(web_sys::Response, web_sys::Request, String) -> JsValue>,
+    on_response: Closure<dyn Fn(web_sys::Response, web_sys::Request, JsValue) -> JsValue>,
     on_error: Closure<dyn Fn(JsValue) -> JsValue>,
 }
 
@@ -174,7 +211,7 @@ thread_local! {
 fn on_upstream_response(
     response: web_sys::Response,
     request: web_sys::Request,
-    header_value: String,
+    header_value: JsValue,
 ) -> JsValue {
     let Some(proxy) = PROXY.with(|p| p.borrow().clone()) else {
         return Promise::reject(&"the proxy is gone".into()).into();
@@ -183,12 +220,18 @@ fn on_upstream_response(
         return settle(relay(&proxy, &response, &proxy.cache_timing)).into();
     }
     discard(&response);
+    let header_value = header_value.as_string().unwrap_or_default();
     let (_, access_token) = header_value.split_once(' ').unwrap_or(("", &header_value));
     proxy.engine.invalidate_token(access_token);
     future_to_promise(async move {
-        let started = Date::now();
-        let answer = match prepare(&proxy, &request, started)? {
-            Ok(outbound) => forward(&proxy, &request, outbound, started, true).await?,
+        let headers = request.headers();
+        let answer = match admit(&proxy, &request, &headers, 0.0)? {
+            Ok(target) => {
+                let connection = headers.get("connection")?.unwrap_or_default();
+                let dropped = proxy.request_drop.with_connection(&connection);
+                let outbound = copy_without(&headers, &dropped);
+                forward(&proxy, &request, &target, &outbound, 0.0, true).await?
+            }
             Err(refusal) => refusal,
         };
         Ok(answer.into())
@@ -216,17 +259,14 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
         Fetcher::new(None)?,
         Box::new(failure_value),
     );
-    let request_drop = request_headers_to_drop(&config, "")
-        .collect::<Vec<_>>()
-        .join(",");
-    let response_drop = response_headers_to_drop("").collect::<Vec<_>>().join(",");
     let proxy = Rc::new(Proxy {
         env: env.clone().into(),
+        request_drop: Names::new(request_headers_to_drop(&config, "")),
+        response_drop: Names::new(response_headers_to_drop("")),
+        header_name: JsValue::from_str(&config.client.header_name),
+        cache_timing: JsValue::from_str(&server_timing(TokenSource::Cache, 0.0)),
         config,
         engine,
-        request_drop,
-        response_drop,
-        cache_timing: server_timing(TokenSource::Cache, 0.0),
     });
     PROXY.with(|p| p.replace(Some(proxy.clone())));
     Ok(proxy)
@@ -266,7 +306,7 @@ fn json_response(
 
 use engine::Bearer;
 
-async fn bearer(proxy: &Proxy) -> Result<(Bearer, bool), web_sys::Response> {
+async fn bearer(proxy: &Proxy) -> Result<(Rc<Bearer>, bool), web_sys::Response> {
     if let Some(bearer) = proxy.engine.fresh_bearer() {
         return Ok((bearer, true));
     }
@@ -281,13 +321,11 @@ async fn bearer(proxy: &Proxy) -> Result<(Bearer, bool), web_sys::Response> {
             };
             let access_token = text("accessToken");
             let header_value = format!("{} {access_token}", text("tokenType"));
-            Ok((
-                Bearer {
-                    access_token,
-                    header_value,
-                },
-                answer.from_cache,
-            ))
+            let bearer = Bearer {
+                access_token,
+                header_value: header_value.into(),
+            };
+            Ok((Rc::new(bearer), answer.from_cache))
         }
         Err(failure) => {
             let field =
@@ -301,22 +339,14 @@ async fn bearer(proxy: &Proxy) -> Result<(Bearer, bool), web_sys::Response> {
     }
 }
 
-/// What every proxied request needs before its token.
-struct Outbound {
-    target: String,
-    method: String,
-    /// The caller's headers less the dropped ones.
-    headers: Headers,
-}
-
-/// Checks the caller's key and the path; `Ok(Err(answer))` is the (logged) refusal.
-fn prepare(
+/// Checks the caller's key and the path: the upstream URL, or the (logged) refusal.
+fn admit(
     proxy: &Proxy,
     request: &web_sys::Request,
+    headers: &Headers,
     started: f64,
-) -> Result<Result<Outbound, web_sys::Response>, JsValue> {
+) -> Result<Result<String, web_sys::Response>, JsValue> {
     let config = &proxy.config;
-    let headers = request.headers();
     if check_access(&config.access, headers.get(&config.key_header)?.as_deref()).is_err() {
         let message = format!(
             "present one of the proxy keys in the {} header",
@@ -329,13 +359,7 @@ fn prepare(
         let message = "the path must not contain dot segments, backslashes or control characters";
         return refuse(proxy, request, 400, "bad_path", message, started).map(Err);
     };
-    // Copied by the platform; the names to drop cross the boundary as one string.
-    let connection = headers.get("connection")?.unwrap_or_default();
-    Ok(Ok(Outbound {
-        target,
-        method: request.method(),
-        headers: copy_without(&headers, &drop_list(&proxy.request_drop, &connection)),
-    }))
+    Ok(Ok(target))
 }
 
 /// Sends the request with a token, waiting for one if need be; after an origin 401, drops
@@ -344,16 +368,13 @@ fn prepare(
 async fn forward(
     proxy: &Proxy,
     request: &web_sys::Request,
-    outbound: Outbound,
+    target: &str,
+    outbound: &Headers,
     started: f64,
     refused: bool,
 ) -> Result<web_sys::Response, JsValue> {
-    let Outbound {
-        target,
-        method,
-        headers: outbound,
-    } = outbound;
     let headers = request.headers();
+    let method = request.method();
 
     // No body (GET, HEAD, most proxied calls): nothing to buffer, always replayable.
     let (body, replayable): (Option<JsValue>, bool) = match request.body() {
@@ -379,7 +400,7 @@ async fn forward(
     };
     let mut token_ms = Date::now() - token_started;
 
-    let mut response = send(proxy, &target, &method, &outbound, &bearer, body.as_ref()).await?;
+    let mut response = send(proxy, target, &method, outbound, &bearer, body.as_ref()).await?;
     if response.status() == 401 && replayable && !refused {
         discard(&response);
         proxy.engine.invalidate_token(&bearer.access_token);
@@ -390,10 +411,11 @@ async fn forward(
         };
         token_ms += Date::now() - refresh_started;
         source = TokenSource::Refresh;
-        response = send(proxy, &target, &method, &outbound, &bearer, body.as_ref()).await?;
+        response = send(proxy, target, &method, outbound, &bearer, body.as_ref()).await?;
     }
 
-    let answer = relay(proxy, &response, &server_timing(source, token_ms))?;
+    let timing = JsValue::from_str(&server_timing(source, token_ms));
+    let answer = relay(proxy, &response, &timing)?;
     log(proxy, request, answer.status(), Some(source), started);
     Ok(answer)
 }
@@ -431,13 +453,12 @@ async fn send(
     body: Option<&JsValue>,
 ) -> Result<web_sys::Response, JsValue> {
     // The outbound copy is this request's own: setting the token replaces any earlier one.
-    let name = &proxy.config.client.header_name;
     let none = JsValue::UNDEFINED;
     let pending = send_upstream(
         target,
         method,
         headers,
-        name,
+        &proxy.header_name,
         &bearer.header_value,
         body.unwrap_or(&none),
     )?;
@@ -461,28 +482,14 @@ fn origin_unreachable(error: &JsValue) -> Result<web_sys::Response, JsValue> {
 fn relay(
     proxy: &Proxy,
     response: &web_sys::Response,
-    timing: &str,
+    timing: &JsValue,
 ) -> Result<web_sys::Response, JsValue> {
     let connection = response.headers().get("connection")?.unwrap_or_default();
     relay_response(
         response,
-        &drop_list(&proxy.response_drop, &connection),
+        &proxy.response_drop.with_connection(&connection),
         timing,
     )
-}
-
-/// `always`, plus the names a `Connection` header lists.
-fn drop_list<'a>(always: &'a str, connection: &str) -> Cow<'a, str> {
-    let mut names = connection_names(connection).peekable();
-    if names.peek().is_none() {
-        return Cow::Borrowed(always);
-    }
-    let mut list = always.to_owned();
-    for name in names {
-        list.push(',');
-        list.push_str(name);
-    }
-    Cow::Owned(list)
 }
 
 /// Lets go of a response body that will not be read.

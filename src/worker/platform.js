@@ -1,5 +1,5 @@
 // The Worker's platform calls that would otherwise cross the wasm boundary once per header:
-// each applies a list the Rust side decided (comma-separated header names) in one call.
+// each applies what the Rust side decided (header names comma-separated) in one call.
 
 /** A copy of `headers` without the `dropped` names. */
 export function copyWithout(headers, dropped) {
@@ -14,19 +14,24 @@ export function sendUpstream(url, method, headers, name, value, body) {
   return fetch(url, { method, headers, body, redirect: 'manual' });
 }
 
+/**
+ * Sends a request that has no body to the origin with a fresh token, with no Rust future in
+ * between: the origin's response goes to `onResponse(response, request, value)`, a failure to
+ * `onError(error)`.
+ */
+export function forwardFresh(url, request, dropped, name, value, onResponse, onError) {
+  const headers = copyWithout(request.headers, dropped);
+  headers.set(name, value);
+  return fetch(url, { method: request.method, headers, redirect: 'manual' }).then(
+    (response) => onResponse(response, request, value),
+    onError,
+  );
+}
+
 /** The origin's response for the caller: streamed, without `dropped`, with Server-Timing. */
 export function relayResponse(response, dropped, timing) {
   const answer = new Response(response.body, response);
   for (const name of dropped.split(',')) answer.headers.delete(name);
   answer.headers.append('server-timing', timing);
   return answer;
-}
-
-/**
- * Sends to the origin with a fresh token, with no Rust future in between: the origin's
- * response goes to `onResponse(response, request, value)`, a failure to `onError(error)`.
- */
-export function forwardFresh(url, method, headers, name, value, request, onResponse, onError) {
-  headers.set(name, value);
-  return fetch(url, { method, headers, redirect: 'manual' }).then((response) => onResponse(response, request, value), onError);
 }
