@@ -4,6 +4,7 @@
 // without calling into wasm.
 
 import { CoreClient } from './edge_oauth.js';
+import { flatOptions } from './options.js';
 import { Renewal } from './renewal.js';
 
 /** Every failure: `code` is the OAuth `error` as sent, or the client's own code. */
@@ -20,6 +21,10 @@ export class TokenError extends Error {
 }
 
 const makeError = (fields) => new TokenError(fields);
+
+const configError = (text) => {
+  throw makeError({ code: 'config', message: `invalid configuration: ${text}`, retryable: false });
+};
 
 /** Bodies that can be sent again for the retry after a 401; a stream is read only once. */
 const replayable = (input, init) => {
@@ -94,13 +99,13 @@ export class TokenClient {
   #fetch;
 
   constructor(options) {
+    const { flat, fetch } = flatOptions(options, configError);
     try {
-      this.#core = new CoreClient(options);
+      this.#core = new CoreClient(flat);
     } catch (fields) {
       throw fields instanceof Error ? fields : makeError(fields);
     }
     this.#headerName = this.#core.headerName;
-    const fetch = options.fetch ?? globalThis.fetch;
     this.#fetch = (input, init) => fetch(input, init); // called unbound, as browsers require
   }
 

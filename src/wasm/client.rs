@@ -24,11 +24,12 @@ pub struct CoreClient {
 
 #[wasm_bindgen]
 impl CoreClient {
-    /// Validates `options`; throws `{ code: 'config', message, ... }` when they are wrong.
+    /// Validates the flat options that `options.js` made; throws `{ code: 'config',
+    /// message, ... }` when they are wrong.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<CoreClient, JsValue> {
-        let config = read_options(&options)
-            .and_then(|input| input.validate())
+    pub fn new(flat: JsValue) -> Result<CoreClient, JsValue> {
+        let config = read_options(&flat)
+            .validate()
             .map_err(|e| error_fields(&e))?;
         Ok(CoreClient {
             driver: Driver::new(config),
