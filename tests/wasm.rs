@@ -1,8 +1,9 @@
-//! `CoreClient` — the core as the npm package's JS wrapper sees it — in Node and in headless
-//! Chromium: its steps driven by hand with the platform's own `fetch` against the
-//! oidc-provider server that `.ci/test` starts before `cargo test` (its issuer is passed in at
-//! compile time as EDGE_OAUTH_TEST_ISSUER), and with canned answers where a server cannot be
-//! made to give them. Run once plain (Node) and once with WASM_BINDGEN_USE_BROWSER=1.
+//! `CoreClient` — the core as the npm package's JS wrapper sees it, given the flat options
+//! `options.js` makes — in Node and in headless Chromium: its steps driven by hand with the
+//! platform's own `fetch` against the oidc-provider server that `.ci/test` starts before
+//! `cargo test` (its issuer is passed in at compile time as EDGE_OAUTH_TEST_ISSUER), and with
+//! canned answers where a server cannot be made to give them. Run once plain (Node) and once
+//! with WASM_BINDGEN_USE_BROWSER=1.
 #![cfg(target_arch = "wasm32")]
 
 use edge_oauth::wasm::CoreClient;
@@ -90,7 +91,8 @@ async fn run(client: &mut CoreClient, mut step: JsValue) -> JsValue {
 
 #[wasm_bindgen_test]
 async fn basic_auth_token_then_cache_hit() {
-    let mut client = client(&[("scope", "api:read".into())]);
+    // As options.js hands it over: the scope as a list.
+    let mut client = client(&[("scope", js_sys::Array::of1(&"api:read".into()).into())]);
     let first = client.lookup(Date::now());
     assert_eq!(get(&first, "start"), true);
     assert!(get(&first, "info").is_undefined(), "a cold client waits");
