@@ -73,18 +73,15 @@ export class Renewal {
       timedOut = true;
       controller.abort();
     }, this.#core.timeoutMs);
+    let response;
+    let text;
     try {
       // A redirected POST would carry the credentials elsewhere: not followed (the core
       // refuses the 3xx). workerd knows only "follow" and "manual".
       const redirect = method === 'POST' ? 'manual' : 'follow';
-      const response = await this.#fetch(url, { method, headers, body, redirect, signal: controller.signal });
-      const tooLarge = Number(response.headers.get('content-length')) > MAX_BODY_BYTES;
-      const text = tooLarge ? undefined : await response.text();
-      if (this.#cancelled) return {};
-      const header = (name) => response.headers.get(name) ?? undefined;
-      return this.#record(
-        this.#core.answer(Date.now(), response.status, header('content-type') ?? '', header('retry-after'), text, Math.random()),
-      );
+      response = await this.#fetch(url, { method, headers, body, redirect, signal: controller.signal });
+      if (Number(response.headers.get('content-length')) > MAX_BODY_BYTES) response.body?.cancel().catch(() => {});
+      else text = await response.text();
     } catch (error) {
       if (this.#cancelled) return {};
       return this.#record(this.#core.unanswered(Date.now(), timedOut, networkMessage(error), Math.random()));
@@ -92,5 +89,10 @@ export class Renewal {
       clearTimeout(timer);
       this.#controller = null;
     }
+    if (this.#cancelled) return {};
+    const header = (name) => response.headers.get(name) ?? undefined;
+    return this.#record(
+      this.#core.answer(Date.now(), response.status, header('content-type') ?? '', header('retry-after'), text, Math.random()),
+    );
   }
 }
