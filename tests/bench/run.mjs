@@ -48,7 +48,7 @@ const SECTIONS = [
   },
   {
     name: 'worker',
-    title: '5. Worker under load in workerd: autocannon, 50 connections, 10 s per Worker (2 interleaved rounds); ratio of req/s to the oauth4webapi JS Worker',
+    title: '5. Worker under load in workerd: autocannon, 50 connections, 10 s per Worker (5 interleaved rounds); ratio: median per-round ratio of req/s to the oauth4webapi JS Worker',
     needs: ['build'],
     limitS: 150,
   },

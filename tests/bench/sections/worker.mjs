@@ -8,9 +8,11 @@
 // the load also sends Accept-Encoding: identity). The token Workers get their tokens from
 // the bench oidc-provider (5-minute tokens: after the warm-up every request is a cache hit).
 //
-// Each Worker gets `seconds` (10) of load, split into `rounds` (2) runs; the runs are
-// interleaved (A B C, then C B A) so the three share the machine's noise. Latency
-// percentiles are from the merged histograms of a Worker's runs; req/s counts 2xx answers.
+// Each Worker gets `seconds` (10) of load, split into `rounds` (5) runs; the runs are
+// interleaved (A B C, then C B A, ...) so the three share the machine's noise. req/s counts
+// 2xx answers over all of a Worker's runs, and latency percentiles are from their merged
+// histograms; the ratio is the median of the per-round ratios (as in the cache section), which
+// a burst of load from elsewhere on this shared machine moves less than a ratio of totals.
 
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,7 +22,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH, BUILD, ROOT, fmt, row, runSection } from '../lib/common.mjs';
+import { BENCH, BUILD, ROOT, fmt, median, row, runSection } from '../lib/common.mjs';
 import { startAuth, SCOPE } from '../lib/auth.mjs';
 import { peerVersion } from '../lib/candidates.mjs';
 
@@ -91,7 +93,7 @@ function startLoad() {
 
 await runSection('worker', async (opts) => {
   const seconds = opts.seconds ?? 10;
-  const rounds = opts.rounds ?? 2;
+  const rounds = opts.rounds ?? 5;
   const connections = opts.connections ?? 50;
   const warmupSeconds = opts.warmupSeconds ?? 1;
   const require = createRequire(join(ROOT, 'package.json'));
@@ -175,10 +177,13 @@ await runSection('worker', async (opts) => {
       const order = r % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         const before = origin.counts.withToken;
-        await load.run({ target: t.key, url: t.url, connections, seconds: per, headers });
+        const run = await load.run({ target: t.key, url: t.url, connections, seconds: per, headers });
         t.tokensSeen = (t.tokensSeen ?? 0) + origin.counts.withToken - before;
+        (t.perRound ??= []).push(run.twoxx / run.seconds);
       }
     }
+    const ref0 = targets.find((t) => t.key === 'oauth4webapi');
+    const medianRatio = (t) => median(t.perRound.map((reqPerSec, r) => reqPerSec / ref0.perRound[r]));
     const agg = await load.aggregate();
     const tokenRequests = (await auth.counts()).byClient;
 
@@ -186,17 +191,17 @@ await runSection('worker', async (opts) => {
     const results = {};
     const rows = targets.map((t) => {
       const a = agg[t.key];
-      results[t.key] = { label: t.label, ...a, originRequestsWithBearer: t.tokensSeen ?? 0 };
+      results[t.key] = { label: t.label, ...a, reqPerSecPerRound: t.perRound, ratioMedianOfRounds: medianRatio(t), originRequestsWithBearer: t.tokensSeen ?? 0 };
       if (t.key === 'edge') results[t.key].tokenRequestsDuringLoad = tokenRequests[auth.client('worker-edge').clientId] ?? 0;
       if (t.key === 'oauth4webapi') {
         results[t.key].tokenRequestsDuringLoad = tokenRequests[auth.client('worker-oauth4webapi').clientId] ?? 0;
       }
       const bad = a.errors + a.timeouts + a.non2xx;
       const figure = `${fmt.int(a.reqPerSec)} req/s, p50 ${a.p50} ms, p99 ${a.p99} ms${bad ? `, ${fmt.int(bad)} errors/non-2xx` : ''}`;
-      const extra = { ratio: a.reqPerSec / ref.reqPerSec };
+      const extra = { ratio: medianRatio(t) };
       if (t.key === 'edge') {
         extra.budget = '≥ 1.0× oauth4webapi req/s, p99 ≤ its p99 + 2 ms';
-        extra.pass = bad === 0 && a.reqPerSec >= ref.reqPerSec && a.p99 <= ref.p99 + 2;
+        extra.pass = bad === 0 && extra.ratio >= 1 && a.p99 <= ref.p99 + 2;
       }
       return row(t.label, figure, extra);
     });
