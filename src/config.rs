@@ -176,23 +176,17 @@ fn config_error(message: impl Into<String>) -> TokenError {
 impl ConfigInput {
     /// Checks every option and builds the configuration.
     pub fn validate(self) -> Result<Config, TokenError> {
-        self.build()
-    }
-
-    /// Borrows the options, so that each early return has nothing to drop (a third of the
-    /// wasm's option-checking code was drop glue), and copies what the config keeps.
-    fn build(&self) -> Result<Config, TokenError> {
         let insecure = self.allow_insecure_http;
-        let endpoint = match (&self.token_url, &self.issuer, &self.keycloak) {
+        let endpoint = match (self.token_url, self.issuer, self.keycloak) {
             (Some(url), None, None) => {
-                Endpoint::TokenUrl(check_endpoint_url("tokenUrl", url, insecure)?.to_owned())
+                Endpoint::TokenUrl(check_endpoint_url("tokenUrl", &url, insecure)?.to_owned())
             }
             (None, Some(issuer), None) => {
-                let issuer = check_endpoint_url("issuer", issuer, insecure)?;
+                let issuer = check_endpoint_url("issuer", &issuer, insecure)?;
                 Endpoint::Issuer(issuer.trim_end_matches('/').to_owned())
             }
             (None, None, Some((base, realm))) => {
-                let base = check_endpoint_url("keycloak.baseUrl", base, insecure)?;
+                let base = check_endpoint_url("keycloak.baseUrl", &base, insecure)?;
                 if realm.is_empty() {
                     return Err(config_error("keycloak.realm must not be empty"));
                 }
@@ -200,7 +194,7 @@ impl ConfigInput {
                     [
                         base.trim_end_matches('/'),
                         "/realms/",
-                        &crate::request::percent_encode(realm, false),
+                        &crate::request::percent_encode(&realm, false),
                         "/protocol/openid-connect/token",
                     ]
                     .concat(),
@@ -215,7 +209,6 @@ impl ConfigInput {
 
         let client_id = self
             .client_id
-            .as_deref()
             .filter(|id| !id.is_empty())
             .ok_or_else(|| config_error("clientId is required"))?;
 
@@ -294,7 +287,7 @@ impl ConfigInput {
             }
         }
 
-        let header_name = self.header_name.as_deref().unwrap_or("Authorization");
+        let header_name = self.header_name.unwrap_or_else(|| "Authorization".into());
         if header_name.is_empty() || !header_name.bytes().all(is_header_name_char) {
             return Err(config_error(
                 "headerName must be a valid HTTP header name such as 'Authorization'",
@@ -342,14 +335,14 @@ impl ConfigInput {
 
         Ok(Config {
             endpoint,
-            client_id: client_id.to_owned(),
-            client_secret: self.client_secret.clone(),
+            client_id,
+            client_secret: self.client_secret,
             auth_method,
             basic_auth_encoding,
-            grant: self.grant.clone(),
+            grant: self.grant,
             scope,
-            extra_params: self.extra_params.clone(),
-            header_name: header_name.to_owned(),
+            extra_params: self.extra_params,
+            header_name,
             timing,
             timeout_ms,
             max_retries,

@@ -105,9 +105,7 @@ impl TokenError {
             Self::Config(_) | Self::Aborted => false,
         }
     }
-}
 
-impl TokenError {
     /// What went wrong, in words that never quote a secret, a token or a response body.
     /// Built by concatenation: the npm wasm carries no `core::fmt`.
     pub fn message(&self) -> String {
