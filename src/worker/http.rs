@@ -35,29 +35,20 @@ impl RawResponse {
     }
 }
 
-/// The `fetch` to call and the `this` to call it with.
-#[derive(Clone)]
+/// The global `fetch`, and the global object to call it on.
 pub struct Fetcher {
     function: Function,
     this: JsValue,
 }
 
 impl Fetcher {
-    /// The caller's `fetch`, or the global one (bound to the global object, as browsers need).
-    pub fn new(custom: Option<Function>) -> Result<Self, TokenError> {
-        if let Some(function) = custom {
-            return Ok(Self {
-                function,
-                this: JsValue::UNDEFINED,
-            });
-        }
+    /// The runtime's global `fetch`.
+    pub fn global() -> Result<Self, TokenError> {
         let global = js_sys::global();
         let function = Reflect::get(&global, &"fetch".into())
             .ok()
             .and_then(|f| f.dyn_into::<Function>().ok())
-            .ok_or_else(|| {
-                TokenError::Config("this runtime has no global fetch: pass options.fetch".into())
-            })?;
+            .ok_or_else(|| TokenError::Config("this runtime has no global fetch".into()))?;
         Ok(Self {
             function,
             this: global.into(),

@@ -256,7 +256,7 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     let config = proxy_config(|name| VARS.contains(&name).then(|| read_var(env, name)).flatten())?;
     let engine = Engine::new(
         config.client.clone(),
-        Fetcher::new(None)?,
+        Fetcher::global()?,
         Box::new(failure_value),
     );
     let proxy = Rc::new(Proxy {
