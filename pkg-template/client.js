@@ -78,6 +78,10 @@ async function tokenRefused(response) {
   }
 }
 
+/** The bits of the core's `lookup()`: hand out the cached token; start the renewal. */
+const SERVE = 1;
+const START = 2;
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 20;
 
@@ -206,8 +210,9 @@ export class TokenClient {
     if (signal?.aborted) return Promise.reject(this.#abortError());
     if (options?.forceRefresh === true) this.invalidate();
     const epoch = this.#epoch;
-    const { info, start } = this.#core.lookup(Date.now());
-    if (start) this.#renewal = new Renewal(this.#core, this.#fetch, makeError, info !== undefined);
+    const decision = this.#core.lookup(Date.now());
+    const info = decision & SERVE ? this.#core.info() : undefined;
+    if (decision & START) this.#renewal = new Renewal(this.#core, this.#fetch, makeError, info !== undefined);
     const answer = info ? Promise.resolve(info) : signal ? this.#waitOrAbort(signal) : this.#renewal.promise;
     return answer.then((info) => {
       if (epoch === this.#epoch) {

@@ -36,19 +36,22 @@ impl CoreClient {
         })
     }
 
-    /// What a caller asking at `now` gets: `{ info, start }` to hand out `info` at once, or
-    /// `{ start }` to wait for the renewal; `start` says to start it ([`start`](Self::start)).
-    pub fn lookup(&mut self, now: f64) -> Object {
+    /// What a caller asking at `now` gets, as bits: 1 — hand out the cached token at once
+    /// ([`info`](Self::info)), else wait for the renewal; 2 — start the renewal first
+    /// ([`start`](Self::start)). A number, so that a waiting caller costs no JS object.
+    pub fn lookup(&mut self, now: f64) -> u8 {
         match self.driver.cache().lookup(now as u64) {
-            Lookup::Serve {
-                token,
-                fresh_until,
-                start_refresh,
-            } => object(&[
-                ("info", token_info(token, fresh_until)),
-                ("start", start_refresh.into()),
-            ]),
-            Lookup::Wait { start } => object(&[("start", start.into())]),
+            Lookup::Serve { start_refresh, .. } => 1 | (u8::from(start_refresh) << 1),
+            Lookup::Wait { start } => u8::from(start) << 1,
+        }
+    }
+
+    /// `{ accessToken, tokenType, expiresAt, scope?, freshUntil }` of the cached token, if any.
+    pub fn info(&mut self) -> JsValue {
+        let cache = self.driver.cache();
+        match cache.token() {
+            Some(token) => token_info(token, cache.fresh_until(token)),
+            None => JsValue::UNDEFINED,
         }
     }
 
