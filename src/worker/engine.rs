@@ -8,7 +8,7 @@ use js_sys::{Date, Math, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::cache::{Lookup, Outcome, Stats};
+use crate::cache::{Lookup, Outcome};
 use crate::config::Config;
 use crate::driver::{Driver, Step};
 use crate::error::TokenError;
@@ -53,7 +53,6 @@ pub struct Answer {
 }
 
 /// One client's driver and the renewal under way.
-#[derive(Clone)]
 pub struct Engine {
     inner: Rc<Inner>,
 }
@@ -132,12 +131,6 @@ impl Engine {
             .borrow_mut()
             .cache()
             .invalidate_token(access_token)
-    }
-
-    /// The counters.
-    #[allow(dead_code)]
-    pub fn stats(&self) -> Stats {
-        self.inner.driver.borrow_mut().cache().stats()
     }
 }
 
