@@ -191,9 +191,13 @@ fn settle(answer: Result<web_sys::Response, JsValue>) -> Promise {
     }
 }
 
+/// `(response, status, Connection header, request, header value) -> answer`.
+type OnResponse =
+    dyn Fn(web_sys::Response, u16, Option<String>, web_sys::Request, JsValue) -> JsValue;
+
 /// The callbacks of the no-future path, made once per isolate.
 struct Callbacks {
-    on_response: Closure<dyn Fn(web_sys::Response, web_sys::Request, JsValue) -> JsValue>,
+    on_response: Closure<OnResponse>,
     on_error: Closure<dyn Fn(JsValue) -> JsValue>,
 }
 
@@ -206,18 +210,24 @@ thread_local! {
     };
 }
 
-/// The origin answered a request sent with a fresh token (`header_value`): relay the answer,
-/// or, when the origin refused the token, drop it and send the request once more with a new one.
+/// The origin answered a request sent with a fresh token (`header_value`) with `status` (and
+/// maybe a `Connection` header): relay the answer, or, when the origin refused the token, drop
+/// it and send the request once more with a new one.
 fn on_upstream_response(
     response: web_sys::Response,
+    status: u16,
+    connection: Option<String>,
     request: web_sys::Request,
     header_value: JsValue,
 ) -> JsValue {
     let Some(proxy) = PROXY.with(|p| p.borrow().clone()) else {
         return Promise::reject(&"the proxy is gone".into()).into();
     };
-    if response.status() != 401 {
-        return settle(relay(&proxy, &response, &proxy.cache_timing)).into();
+    if status != 401 {
+        let dropped = proxy
+            .response_drop
+            .with_connection(connection.as_deref().unwrap_or_default());
+        return settle(relay_response(&response, &dropped, &proxy.cache_timing)).into();
     }
     discard(&response);
     let header_value = header_value.as_string().unwrap_or_default();

@@ -16,14 +16,15 @@ export function sendUpstream(url, method, headers, name, value, body) {
 
 /**
  * Sends a request that has no body to the origin with a fresh token, with no Rust future in
- * between: the origin's response goes to `onResponse(response, request, value)`, a failure to
+ * between: the origin's response goes to `onResponse(response, status, connection, request,
+ * value)` (status and Connection header read here, each a crossing fewer), a failure to
  * `onError(error)`.
  */
 export function forwardFresh(url, request, dropped, name, value, onResponse, onError) {
   const headers = copyWithout(request.headers, dropped);
   headers.set(name, value);
   return fetch(url, { method: request.method, headers, redirect: 'manual' }).then(
-    (response) => onResponse(response, request, value),
+    (response) => onResponse(response, response.status, response.headers.get('connection'), request, value),
     onError,
   );
 }
