@@ -227,7 +227,11 @@ fn on_upstream_response(
         let dropped = proxy
             .response_drop
             .with_connection(connection.as_deref().unwrap_or_default());
-        return settle(relay_response(&response, &dropped, &proxy.cache_timing)).into();
+        // `then` takes the Response itself; only a failure needs a promise.
+        return match relay_response(&response, &dropped, &proxy.cache_timing) {
+            Ok(answer) => answer.into(),
+            Err(error) => Promise::reject(&error).into(),
+        };
     }
     discard(&response);
     let header_value = header_value.as_string().unwrap_or_default();
