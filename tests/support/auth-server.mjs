@@ -27,7 +27,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 
-import { answerPreflight, closer, listen, runCli } from './loopback.mjs';
+import { answerPreflight, closer, listen, runCli, sleeper } from './loopback.mjs';
 
 // oidc-provider prints "Unsupported runtime. Use Node.js v22.x LTS" when imported on
 // Node 20 (it works there). Hide exactly that one line while importing it; every other
@@ -399,13 +399,7 @@ export async function startAuthServer(options = {}) {
   });
   const providerCallback = provider.callback();
 
-  const wait = (ms) => new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      pendingTimers.delete(timer);
-      resolve();
-    }, ms);
-    pendingTimers.add(timer);
-  });
+  const wait = sleeper(pendingTimers);
 
   async function handleTokenRequest(req, res) {
     const entry = { method: 'POST', path: new URL(req.url, issuer).pathname };

@@ -24,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 
-import { closer, listen, requestHandler } from './loopback.mjs';
+import { closer, listen, requestHandler, sleeper } from './loopback.mjs';
 
 export const CHUNK_COUNT = 5;
 export const CHUNK_INTERVAL_MS = 200;
@@ -55,13 +55,7 @@ export async function startEchoOrigin(options = {}) {
   let tokenHeader = options.tokenHeader ?? 'authorization';
   let accepts = () => false;
 
-  const wait = (ms) => new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      resolve();
-    }, ms);
-    timers.add(timer);
-  });
+  const wait = sleeper(timers);
 
   function sendJson(res, status, value, headers = {}) {
     const text = JSON.stringify(value);

@@ -40,7 +40,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 
-import { answerPreflight, closer, listen, runCli } from './loopback.mjs';
+import { answerPreflight, closer, listen, runCli, sleeper } from './loopback.mjs';
 
 export const TOKEN_PATH = '/api/v1/oauth2/token';
 export const JOB_PATH = '/api/v1/executeJob';
@@ -175,13 +175,7 @@ export async function startInfoLinkServer(options = {}) {
   const serverErrors = [];
   const pendingTimers = new Set();
 
-  const wait = (ms) => new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      pendingTimers.delete(timer);
-      resolve();
-    }, ms);
-    pendingTimers.add(timer);
-  });
+  const wait = sleeper(pendingTimers);
 
   function issueTokens({ clientId, username, grantType }) {
     const now = Date.now();

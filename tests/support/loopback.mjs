@@ -52,6 +52,18 @@ export function requestHandler(handle, fail) {
   };
 }
 
+/** `wait(ms)` for fault injection; its timers go in `timers`, which `closer` clears. */
+export function sleeper(timers) {
+  return (ms) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+}
+
 /**
  * An idempotent close() for an http.Server: clears the pending timers (if given), stops
  * listening, drops every open connection (hanging requests included) and resolves once the
