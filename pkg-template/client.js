@@ -93,7 +93,7 @@ export class TokenClient {
   #headerName;
   /** The renewal under way (or the last one). */
   #renewal = null;
-  /** The core's last answer `{ accessToken, tokenType, expiresAt, scope?, freshUntil }`. */
+  /** The core's last answer `{ accessToken, tokenType, headerValue, expiresAt, scope?, freshUntil }`. */
   #info = null;
   /** Until then (ms since epoch) #info is handed out without asking the core. */
   #freshUntil = 0;
@@ -127,7 +127,7 @@ export class TokenClient {
 
   authorizationHeader(options) {
     const name = this.#headerName;
-    return this.#current(options).then((info) => [name, `${info.tokenType} ${info.accessToken}`]);
+    return this.#current(options).then((info) => [name, info.headerValue]);
   }
 
   /**
@@ -149,7 +149,7 @@ export class TokenClient {
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     const info = await this.#current({ signal });
     const request = new Request(input, init);
-    request.headers.set(this.#headerName, `${info.tokenType} ${info.accessToken}`);
+    request.headers.set(this.#headerName, info.headerValue);
     const response = await this.#followSameOrigin(request, init?.body, canReplay);
     return { response, accessToken: info.accessToken };
   }

@@ -19,11 +19,13 @@ fn optional(value: Option<&str>) -> JsValue {
     value.map_or(JsValue::UNDEFINED, JsValue::from_str)
 }
 
-/// `{ accessToken, tokenType, expiresAt, scope?, freshUntil }`.
+/// `{ accessToken, tokenType, headerValue, expiresAt, scope?, freshUntil }`; `headerValue`
+/// (`Bearer <token>`) is what a request carries.
 pub fn token_info(token: &Token, fresh_until: u64) -> JsValue {
     object(&[
         ("accessToken", token.access_token.expose().into()),
         ("tokenType", token.token_type.as_str().into()),
+        ("headerValue", token.header_value().into()),
         ("expiresAt", (token.expires_at_ms as f64).into()),
         ("scope", optional(token.scope.as_deref())),
         ("freshUntil", (fresh_until as f64).into()),

@@ -224,11 +224,9 @@ fn on_upstream_response(
         return Promise::reject(&"the proxy is gone".into()).into();
     };
     if status != 401 {
-        let dropped = proxy
-            .response_drop
-            .with_connection(connection.as_deref().unwrap_or_default());
+        let connection = connection.as_deref().unwrap_or_default();
         // `then` takes the Response itself; only a failure needs a promise.
-        return match relay_response(&response, &dropped, &proxy.cache_timing) {
+        return match relay(&proxy, &response, connection, &proxy.cache_timing) {
             Ok(answer) => answer.into(),
             Err(error) => Promise::reject(&error).into(),
         };
@@ -333,11 +331,9 @@ async fn bearer(proxy: &Proxy) -> Result<(Rc<Bearer>, bool), web_sys::Response> 
                     .and_then(|v| v.as_string())
                     .unwrap_or_default()
             };
-            let access_token = text("accessToken");
-            let header_value = format!("{} {access_token}", text("tokenType"));
             let bearer = Bearer {
-                access_token,
-                header_value: header_value.into(),
+                access_token: text("accessToken"),
+                header_value: text("headerValue").into(),
             };
             Ok((Rc::new(bearer), answer.from_cache))
         }
@@ -429,7 +425,8 @@ async fn forward(
     }
 
     let timing = JsValue::from_str(&server_timing(source, token_ms));
-    let answer = relay(proxy, &response, &timing)?;
+    let connection = response.headers().get("connection")?.unwrap_or_default();
+    let answer = relay(proxy, &response, &connection, &timing)?;
     log(proxy, request, answer.status(), Some(source), started);
     Ok(answer)
 }
@@ -492,18 +489,16 @@ fn origin_unreachable(error: &JsValue) -> Result<web_sys::Response, JsValue> {
     )
 }
 
-/// The origin's response, streamed back, without hop-by-hop headers, with `Server-Timing`.
+/// The origin's response, streamed back, without hop-by-hop headers (and those its
+/// `Connection` header names), with `Server-Timing`.
 fn relay(
     proxy: &Proxy,
     response: &web_sys::Response,
+    connection: &str,
     timing: &JsValue,
 ) -> Result<web_sys::Response, JsValue> {
-    let connection = response.headers().get("connection")?.unwrap_or_default();
-    relay_response(
-        response,
-        &proxy.response_drop.with_connection(&connection),
-        timing,
-    )
+    let dropped = proxy.response_drop.with_connection(connection);
+    relay_response(response, &dropped, timing)
 }
 
 /// Lets go of a response body that will not be read.
