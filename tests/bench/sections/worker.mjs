@@ -16,7 +16,7 @@
 
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -58,6 +58,35 @@ async function startOrigin() {
       server.close();
     },
   };
+}
+
+/** The pids of running workerd processes (Linux /proc; none elsewhere). */
+function workerdPids() {
+  if (!existsSync('/proc/self/stat')) return [];
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p) && comm(p) === 'workerd');
+}
+
+function comm(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** CPU time (user + system) the processes have used so far, in ms; NaN when unknown. */
+function cpuMs(pids) {
+  if (pids.length === 0) return NaN;
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+    } catch {
+      return NaN;
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
 }
 
 function startLoad() {
@@ -142,6 +171,7 @@ await runSection('worker', async (opts) => {
       },
     ];
     for (const t of targets) {
+      const before = new Set(workerdPids());
       const mf = new Miniflare({
         name: `bench-${t.key}`,
         modules: true,
@@ -156,6 +186,7 @@ await runSection('worker', async (opts) => {
       });
       instances.push(mf);
       t.url = new URL('/bench/item', await mf.ready).href;
+      t.pids = workerdPids().filter((p) => !before.has(p));
     }
     await load.ready;
 
@@ -177,7 +208,10 @@ await runSection('worker', async (opts) => {
       const order = r % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         const before = origin.counts.withToken;
+        const cpuBefore = cpuMs(t.pids);
         const run = await load.run({ target: t.key, url: t.url, connections, seconds: per, headers });
+        t.cpuMs = (t.cpuMs ?? 0) + cpuMs(t.pids) - cpuBefore;
+        t.requests = (t.requests ?? 0) + run.requests;
         t.tokensSeen = (t.tokensSeen ?? 0) + origin.counts.withToken - before;
         (t.perRound ??= []).push(run.twoxx / run.seconds);
       }
@@ -191,13 +225,15 @@ await runSection('worker', async (opts) => {
     const results = {};
     const rows = targets.map((t) => {
       const a = agg[t.key];
-      results[t.key] = { label: t.label, ...a, reqPerSecPerRound: t.perRound, ratioMedianOfRounds: medianRatio(t), originRequestsWithBearer: t.tokensSeen ?? 0 };
+      const cpuUsPerRequest = (t.cpuMs * 1000) / t.requests;
+      results[t.key] = { label: t.label, ...a, reqPerSecPerRound: t.perRound, ratioMedianOfRounds: medianRatio(t), originRequestsWithBearer: t.tokensSeen ?? 0, workerdCpuUsPerRequest: cpuUsPerRequest };
       if (t.key === 'edge') results[t.key].tokenRequestsDuringLoad = tokenRequests[auth.client('worker-edge').clientId] ?? 0;
       if (t.key === 'oauth4webapi') {
         results[t.key].tokenRequestsDuringLoad = tokenRequests[auth.client('worker-oauth4webapi').clientId] ?? 0;
       }
       const bad = a.errors + a.timeouts + a.non2xx;
-      const figure = `${fmt.int(a.reqPerSec)} req/s, p50 ${a.p50} ms, p99 ${a.p99} ms${bad ? `, ${fmt.int(bad)} errors/non-2xx` : ''}`;
+      const cpu = Number.isFinite(cpuUsPerRequest) ? `, workerd CPU ${fmt.int(cpuUsPerRequest)} µs/req` : '';
+      const figure = `${fmt.int(a.reqPerSec)} req/s, p50 ${a.p50} ms, p99 ${a.p99} ms${cpu}${bad ? `, ${fmt.int(bad)} errors/non-2xx` : ''}`;
       const extra = { ratio: medianRatio(t) };
       if (t.key === 'edge') {
         extra.budget = '≥ 1.0× oauth4webapi req/s, p99 ≤ its p99 + 2 ms';
