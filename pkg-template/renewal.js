@@ -12,6 +12,18 @@ const networkMessage = (error) => {
   return reason ? `${message} (${reason})` : message;
 };
 
+/**
+ * `Retry-After` as the wait it asks for, in ms: delay-seconds, or an HTTP-date (any form
+ * RFC 9110 allows, read by `Date.parse`; a past one means now) less `now`. Anything else,
+ * such as a bare number `Date.parse` would take for a date, is ignored.
+ */
+export const retryAfterMs = (value, now) => {
+  const text = value?.trim() ?? '';
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = /^[a-z]{3}/i.test(text) ? Date.parse(text) : NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+};
+
 export class Renewal {
   #core;
   #fetch;
@@ -90,9 +102,8 @@ export class Renewal {
       this.#controller = null;
     }
     if (this.#cancelled) return {};
-    const header = (name) => response.headers.get(name) ?? undefined;
-    return this.#record(
-      this.#core.answer(Date.now(), response.status, header('content-type') ?? '', header('retry-after'), text, Math.random()),
-    );
+    const now = Date.now();
+    const wait = retryAfterMs(response.headers.get('retry-after'), now);
+    return this.#record(this.#core.answer(now, response.status, response.headers.get('content-type') ?? '', wait, text, Math.random()));
   }
 }

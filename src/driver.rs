@@ -113,7 +113,7 @@ impl Driver {
         };
         if let Phase::Discovery { .. } = renewal.phase {
             let insecure = self.config.allow_insecure_http;
-            return match parse_metadata(json, response, now, insecure) {
+            return match parse_metadata(json, response, insecure) {
                 Ok(metadata) => {
                     let auth = self
                         .config
@@ -126,7 +126,7 @@ impl Driver {
             };
         }
         let default_ms = self.config.timing.default_expires_in_ms;
-        match parse_token_response(json, response, renewal.sent_at, now, default_ms) {
+        match parse_token_response(json, response, renewal.sent_at, default_ms) {
             Ok(mut token) => {
                 if let Phase::Refresh { refresh_token } = renewal.phase {
                     // A server that does not rotate keeps the one it was sent.

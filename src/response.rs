@@ -7,7 +7,6 @@
 
 use crate::config::{check_endpoint_url, AuthMethod};
 use crate::error::TokenError;
-use crate::retry::parse_retry_after;
 use crate::secret::{AccessToken, RefreshToken};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
@@ -54,8 +53,10 @@ pub struct HttpResponse<'a> {
     pub status: u16,
     /// `Content-Type`, or "" when absent.
     pub content_type: &'a str,
-    /// `Retry-After`, if sent.
-    pub retry_after: Option<&'a str>,
+    /// The wait `Retry-After` asked for, in ms, if it was sent and readable: delay-seconds,
+    /// or an HTTP-date less the time it arrived (the adapters read it with the platform's
+    /// `Date.parse`, which takes every form RFC 9110 allows).
+    pub retry_after_ms: Option<u64>,
     /// The body text; `None` when the adapter left it unread because it was announced as
     /// larger than [`MAX_BODY_BYTES`].
     pub body: Option<&'a str>,
@@ -107,34 +108,25 @@ impl Metadata {
     }
 }
 
-fn invalid(response: &HttpResponse, now_ms: u64, reason: &str) -> TokenError {
+fn invalid(response: &HttpResponse, reason: &str) -> TokenError {
     TokenError::InvalidResponse {
         status: response.status,
         content_type: response.content_type.chars().take(100).collect(),
         reason: reason.to_owned(),
-        retry_after_ms: response
-            .retry_after
-            .and_then(|v| parse_retry_after(v, now_ms)),
+        retry_after_ms: response.retry_after_ms,
     }
 }
 
 /// Parses the body as a JSON object and turns an OAuth error (§5.2, also on a 200) or a
 /// non-success status into the matching error.
-fn parse_json_body<J: Json>(
-    json: &J,
-    response: &HttpResponse,
-    now_ms: u64,
-) -> Result<J::Object, TokenError> {
+fn parse_json_body<J: Json>(json: &J, response: &HttpResponse) -> Result<J::Object, TokenError> {
     // 3xx, or 0 for a browser's opaque redirect: credentials are never sent on.
     if response.status == 0 || (300..400).contains(&response.status) {
-        return Err(invalid(
-            response,
-            now_ms,
-            "the endpoint answered with a redirect, which is not followed with credentials: configure the final URL",
+        return Err(invalid(response, "the endpoint answered with a redirect, which is not followed with credentials: configure the final URL",
         ));
     }
     let Some(body) = response.body.filter(|body| body.len() <= MAX_BODY_BYTES) else {
-        return Err(invalid(response, now_ms, "the body is larger than 1 MiB"));
+        return Err(invalid(response, "the body is larger than 1 MiB"));
     };
     let Some(object) = json.parse_object(body) else {
         let reason = if body.trim().is_empty() {
@@ -142,7 +134,7 @@ fn parse_json_body<J: Json>(
         } else {
             "the body is not a JSON object"
         };
-        return Err(invalid(response, now_ms, reason));
+        return Err(invalid(response, reason));
     };
     if let Some((error, description, uri)) = oauth_error(&object) {
         return Err(TokenError::Server {
@@ -150,15 +142,12 @@ fn parse_json_body<J: Json>(
             description,
             uri,
             status: response.status,
-            retry_after_ms: response
-                .retry_after
-                .and_then(|v| parse_retry_after(v, now_ms)),
+            retry_after_ms: response.retry_after_ms,
         });
     }
     if !(200..300).contains(&response.status) {
         return Err(invalid(
             response,
-            now_ms,
             "an error status without an OAuth error code",
         ));
     }
@@ -191,16 +180,14 @@ pub fn parse_token_response<J: Json>(
     json: &J,
     response: &HttpResponse,
     sent_at_ms: u64,
-    now_ms: u64,
     default_expires_in_ms: u64,
 ) -> Result<Token, TokenError> {
-    let object = parse_json_body(json, response, now_ms)?;
+    let object = parse_json_body(json, response)?;
     let access_token = match object.field("access_token") {
         Field::Str(token) if !token.is_empty() => token,
         _ => {
             return Err(invalid(
                 response,
-                now_ms,
                 "access_token is missing or not a non-empty string",
             ))
         }
@@ -208,9 +195,9 @@ pub fn parse_token_response<J: Json>(
     let token_type = match object.field("token_type") {
         Field::Missing | Field::Null => "Bearer".to_owned(),
         Field::Str(kind) if !kind.is_empty() => normalise_token_type(kind),
-        _ => return Err(invalid(response, now_ms, "token_type is not a string")),
+        _ => return Err(invalid(response, "token_type is not a string")),
     };
-    let bad_expires_in = || invalid(response, now_ms, "expires_in is not a number of seconds");
+    let bad_expires_in = || invalid(response, "expires_in is not a number of seconds");
     let expires_in_ms = match object.field("expires_in") {
         Field::Missing | Field::Null => None,
         Field::Num(seconds) => Some(seconds_to_ms(seconds).ok_or_else(bad_expires_in)?),
@@ -328,14 +315,12 @@ fn base64url_decode(input: &str) -> Option<Vec<u8>> {
 pub fn parse_metadata<J: Json>(
     json: &J,
     response: &HttpResponse,
-    now_ms: u64,
     allow_insecure_http: bool,
 ) -> Result<Metadata, TokenError> {
-    let object = parse_json_body(json, response, now_ms)?;
+    let object = parse_json_body(json, response)?;
     let Field::Str(token_endpoint) = object.field("token_endpoint") else {
         return Err(invalid(
             response,
-            now_ms,
             "the discovery document has no token_endpoint",
         ));
     };

@@ -432,7 +432,7 @@ fn retry_after_503_sleeps_as_told_then_fails_with_the_server_error_when_retries_
     let busy = HttpResponse {
         status: 503,
         content_type: "application/json",
-        retry_after: Some("2"),
+        retry_after_ms: Some(2_000),
         body: Some(&body),
     };
     match answer_with(&mut d, T0 + 100, &busy) {
@@ -476,7 +476,7 @@ fn exhausted_503_without_an_oauth_error_is_a_retryable_invalid_response() {
     let html = HttpResponse {
         status: 503,
         content_type: "text/html",
-        retry_after: Some("2"),
+        retry_after_ms: Some(2_000),
         body: Some("<html><body>Service Unavailable</body></html>"),
     };
     assert!(matches!(
@@ -791,7 +791,7 @@ fn redirect_from_the_token_endpoint_is_refused_not_followed() {
         let redirect = HttpResponse {
             status,
             content_type: "text/html",
-            retry_after: None,
+            retry_after_ms: None,
             body: Some("<a href=\"https://evil.example.test/token\">moved</a>"),
         };
         let error = failed(answer_with(&mut d, T0 + 100, &redirect));

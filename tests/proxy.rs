@@ -1145,7 +1145,7 @@ fn assert_failure(
 }
 
 fn parse(response: &HttpResponse) -> TokenError {
-    match parse_token_response(&SerdeJson, response, T0, T0 + 50, 300_000) {
+    match parse_token_response(&SerdeJson, response, T0, 300_000) {
         Ok(token) => panic!("expected an error, got {token:?}"),
         Err(error) => error,
     }
@@ -1183,7 +1183,7 @@ fn network_and_timeout_are_503_with_a_default_retry_after() {
 fn rate_limited_is_503_with_the_servers_retry_after() {
     let body = r#"{"error":"slow_down","error_description":"too many requests"}"#;
     let error = parse(&HttpResponse {
-        retry_after: Some("7"),
+        retry_after_ms: Some(7_000),
         ..response(429, "application/json", body)
     });
     assert_eq!(error.retry_after_ms(), Some(7_000));
@@ -1244,7 +1244,7 @@ fn service_unavailable_is_503() {
     }
 
     let error = parse(&HttpResponse {
-        retry_after: Some("12"),
+        retry_after_ms: Some(12_000),
         ..response(503, "text/html", &html)
     });
     assert_failure(

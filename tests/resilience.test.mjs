@@ -723,3 +723,30 @@ describe('invalid options → TokenError code config, from the constructor', () 
     assert.equal(calls, 0);
   });
 });
+
+describe('Retry-After as the package reads it (retryAfterMs in renewal.js)', async () => {
+  const { retryAfterMs } = await import('../pkg/renewal.js');
+  const RFC_DATE_MS = Date.UTC(1994, 10, 6, 8, 49, 37); // Sun, 06 Nov 1994 08:49:37 GMT
+
+  it('delay-seconds, with surrounding spaces and leading zeros', () => {
+    assert.equal(retryAfterMs('0', 0), 0);
+    assert.equal(retryAfterMs('120', 5), 120_000);
+    assert.equal(retryAfterMs(' 5 ', 123), 5_000);
+    assert.equal(retryAfterMs('007', 0), 7_000);
+    assert.ok(retryAfterMs('99999999999999999999999', 0) > 30_000);
+  });
+
+  it('every HTTP-date form of RFC 9110, less now; a past date means now', () => {
+    for (const date of ['Sun, 06 Nov 1994 08:49:37 GMT', 'Sunday, 06-Nov-94 08:49:37 GMT']) {
+      assert.equal(retryAfterMs(date, RFC_DATE_MS - 5_000), 5_000, date);
+      assert.equal(retryAfterMs(date, RFC_DATE_MS + 60_000), 0, date);
+    }
+    assert.equal(retryAfterMs('Thu, 29 Feb 2024 00:00:00 GMT', Date.UTC(2024, 1, 29) - 30_000), 30_000);
+  });
+
+  it('anything else is ignored (the jittered backoff applies)', () => {
+    for (const value of [undefined, null, '', '   ', 'soon', '-5', '+5', '1.5', '5s', '0x10', 'Sun, 32 Nov 1994 08:49:37 GMT', 'Sun, 06 Foo 1994 08:49:37 GMT']) {
+      assert.equal(retryAfterMs(value, RFC_DATE_MS), undefined, String(value));
+    }
+  });
+});

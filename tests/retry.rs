@@ -1,15 +1,12 @@
-//! The retry policy: what is retried, how many times, full-jitter backoff bounds and
-//! `Retry-After` (delay-seconds and IMF-fixdate).
+//! The retry policy: what is retried, how many times, full-jitter backoff bounds and the
+//! `Retry-After` wait (read by the adapters: `retryAfterMs` in `pkg-template/renewal.js` and
+//! the Worker's `http.rs`, tested in `tests/resilience.test.mjs` and `tests/worker.test.mjs`).
 
-use edge_oauth::retry::{
-    parse_retry_after, retry_delay, BACKOFF_BASE_MS, BACKOFF_CAP_MS, RETRY_AFTER_CAP_MS,
-};
+use edge_oauth::retry::{retry_delay, BACKOFF_BASE_MS, BACKOFF_CAP_MS, RETRY_AFTER_CAP_MS};
 use edge_oauth::TokenError;
 
 /// Just below 1.0, the largest `random` a `[0, 1)` source gives.
 const ALMOST_ONE: f64 = 1.0 - f64::EPSILON;
-/// `Sun, 06 Nov 1994 08:49:37 GMT` in ms since the epoch.
-const RFC_DATE_MS: u64 = 784_111_777_000;
 
 fn server(status: u16, retry_after_ms: Option<u64>) -> TokenError {
     TokenError::Server {
@@ -157,85 +154,4 @@ fn retry_after_replaces_the_backoff_and_is_capped() {
         retry_delay(&server(503, Some(u64::MAX)), 0, 2, 0.0),
         Some(30_000)
     );
-}
-
-#[test]
-fn retry_after_seconds() {
-    assert_eq!(parse_retry_after("0", 0), Some(0));
-    assert_eq!(parse_retry_after("120", 0), Some(120_000));
-    assert_eq!(parse_retry_after(" 5 ", 123), Some(5_000));
-    assert_eq!(parse_retry_after("007", 0), Some(7_000));
-    // Too large to count in ms: saturates, and retry_delay caps it.
-    let huge = parse_retry_after("99999999999999999999999", 0).unwrap();
-    assert!(huge >= 30_000);
-}
-
-#[test]
-fn retry_after_imf_fixdate() {
-    let date = "Sun, 06 Nov 1994 08:49:37 GMT";
-    assert_eq!(parse_retry_after(date, RFC_DATE_MS - 5_000), Some(5_000));
-    assert_eq!(parse_retry_after(date, RFC_DATE_MS - 1), Some(1));
-    assert_eq!(parse_retry_after(date, RFC_DATE_MS), Some(0));
-    assert_eq!(
-        parse_retry_after(date, RFC_DATE_MS + 60_000),
-        Some(0),
-        "past dates mean now"
-    );
-    assert_eq!(parse_retry_after(date, 0), Some(RFC_DATE_MS));
-    // A leap day and the turn of a century.
-    assert_eq!(
-        parse_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", 1_709_164_800_000 - 30_000),
-        Some(30_000)
-    );
-    assert_eq!(
-        parse_retry_after("Sat, 01 Jan 2000 00:00:01 GMT", 946_684_800_000),
-        Some(1_000)
-    );
-    assert_eq!(
-        parse_retry_after("Tue, 14 Nov 2023 22:13:30 GMT", 1_700_000_000_000),
-        Some(10_000)
-    );
-}
-
-#[test]
-fn retry_after_imf_fixdate_through_the_policy() {
-    let now = RFC_DATE_MS - 12_000;
-    let error = server(503, parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now));
-    assert_eq!(retry_delay(&error, 0, 2, 0.99), Some(12_000));
-    let far = server(503, parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 0));
-    assert_eq!(retry_delay(&far, 0, 2, 0.99), Some(30_000));
-}
-
-#[test]
-fn retry_after_garbage_is_ignored() {
-    for value in [
-        "",
-        "   ",
-        "soon",
-        "-5",
-        "+5",
-        "1.5",
-        "5s",
-        "0x10",
-        "Sun, 06 Nov 1994 08:49:37",
-        "Sun, 06 Nov 1994 08:49:37 UTC",
-        "Sun, 06 Nov 1994 08:49:37 GMT extra",
-        "Sun, 06 Foo 1994 08:49:37 GMT",
-        "Sun, 32 Nov 1994 08:49:37 GMT",
-        "Sun, 06 Nov 1994 24:00:00 GMT",
-        "Sun, 06 Nov 1994 08:60:00 GMT",
-        "Sun, 06 Nov 1994 08:49 GMT",
-        "Sun, 06 Nov 1994 08:49:37:01 GMT",
-        "Sun 06 Nov 1994 08:49:37 GMT",
-        "Thu, 01 Jan 1969 00:00:00 GMT",
-    ] {
-        assert_eq!(
-            parse_retry_after(value, RFC_DATE_MS - 1_000),
-            None,
-            "{value:?}"
-        );
-    }
-    // A retryable error with a garbage Retry-After falls back to the jittered backoff.
-    let error = server(503, parse_retry_after("soon", 0));
-    assert_eq!(retry_delay(&error, 1, 2, 0.5), Some(250));
 }

@@ -103,7 +103,7 @@ fn token_debug() {
     assert!(debug.contains("RefreshToken([redacted])"), "{debug}");
 
     let body = fixture("token_jwt_no_expires_in.json");
-    let parsed = parse_token_response(&SerdeJson, &json_200(&body), T0, T0, 300_000).unwrap();
+    let parsed = parse_token_response(&SerdeJson, &json_200(&body), T0, 300_000).unwrap();
     scan("Token from a JWT", &format!("{parsed:?}"));
 }
 
@@ -279,13 +279,13 @@ fn token_errors_from_responses_with_tokens_do_not_contain_them() {
         let response = HttpResponse {
             status: *status,
             content_type,
-            retry_after: Some("soon"),
+            retry_after_ms: Some(1_000),
             body: body.as_deref(),
         };
-        let error = parse_token_response(&SerdeJson, &response, T0, T0, 300_000).expect_err(what);
+        let error = parse_token_response(&SerdeJson, &response, T0, 300_000).expect_err(what);
         scan_error(what, &error);
         // The same responses read as discovery documents.
-        let error = parse_metadata(&SerdeJson, &response, T0, false).expect_err(what);
+        let error = parse_metadata(&SerdeJson, &response, false).expect_err(what);
         scan_error(&format!("{what} as metadata"), &error);
     }
 }
@@ -299,10 +299,10 @@ fn every_parsing_error_variant_is_covered() {
         let response = HttpResponse {
             status,
             content_type,
-            retry_after: None,
+            retry_after_ms: None,
             body: body.as_deref(),
         };
-        match parse_token_response(&SerdeJson, &response, T0, T0, 300_000).expect_err(what) {
+        match parse_token_response(&SerdeJson, &response, T0, 300_000).expect_err(what) {
             TokenError::Server { .. } => server += 1,
             TokenError::InvalidResponse { reason, .. } => reasons.push(reason),
             other => panic!("{what}: unexpected {other:?}"),
@@ -329,16 +329,16 @@ fn a_body_left_unread_and_an_http_discovery_endpoint() {
     let unread = HttpResponse {
         status: 200,
         content_type: "application/json",
-        retry_after: None,
+        retry_after_ms: None,
         body: None,
     };
-    let error = parse_token_response(&SerdeJson, &unread, T0, T0, 300_000).unwrap_err();
+    let error = parse_token_response(&SerdeJson, &unread, T0, 300_000).unwrap_err();
     scan_error("body left unread", &error);
 
     let body = format!(
         r#"{{"token_endpoint":"http://auth.example.test/token","access_token":"{ACCESS_TOKEN}"}}"#
     );
-    let error = parse_metadata(&SerdeJson, &json_200(&body), T0, false).unwrap_err();
+    let error = parse_metadata(&SerdeJson, &json_200(&body), false).unwrap_err();
     assert_eq!(error.code(), "config");
     scan_error("http token_endpoint", &error);
 }
@@ -349,8 +349,7 @@ fn a_token_expired_on_arrival_is_not_printed() {
     look(&mut cache, T0);
     let body = fixture("token_jwt_no_expires_in.json");
     // The JWT expires at T0 + 300 s; it arrives at T0 + 301 s.
-    let parsed =
-        parse_token_response(&SerdeJson, &json_200(&body), T0, T0 + 301_000, 300_000).unwrap();
+    let parsed = parse_token_response(&SerdeJson, &json_200(&body), T0, 300_000).unwrap();
     match cache.complete(T0 + 301_000, Ok(parsed)) {
         edge_oauth::cache::Outcome::Failed(error) => scan_error("expired on arrival", &error),
         other => panic!("{other:?}"),

@@ -85,7 +85,10 @@ async fn run(client: &mut CoreClient, mut step: JsValue) -> JsValue {
                 Date::now(),
                 response.status(),
                 &header("content-type").unwrap_or_default(),
-                header("retry-after"),
+                // Delay-seconds only: the servers here send no HTTP-date.
+                header("retry-after")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .map(|s| s * 1000.0),
                 body.as_string(),
                 0.5,
             )
@@ -172,7 +175,7 @@ fn retry_after_becomes_a_sleep_step_then_the_same_request() {
         Date::now(),
         503,
         "application/json",
-        Some("2".into()),
+        Some(2000.0),
         Some(busy.into()),
         0.5,
     );

@@ -673,6 +673,23 @@ describe('token endpoint failures: 502/503 JSON, the origin never called', () =>
     assert.equal(origin.count(), before);
   });
 
+  it('token endpoint answering 503 with Retry-After as an RFC 850 date → 503 with Retry-After in seconds', async () => {
+    // "Sunday, 06-Nov-94 08:49:37 GMT" style, 8-9 s from now: read by Date.parse.
+    const at = new Date(Date.now() + 9000);
+    const rfc850 = at.toUTCString().replace(/^(\w{3}), (\d\d) (\w{3}) \d\d(\d\d)/, (_, day, d, mon, yy) => {
+      const days = { Sun: 'Sunday', Mon: 'Monday', Tue: 'Tuesday', Wed: 'Wednesday', Thu: 'Thursday', Fri: 'Friday', Sat: 'Saturday' };
+      return `${days[day]}, ${d}-${mon}-${yy}`;
+    });
+    fixture.script('/token503date', {
+      status: 503, headers: { 'retry-after': rfc850 }, body: { error: 'temporarily_unavailable' },
+    });
+    const worker = await start(baseBindings({ TOKEN_URL: `${fixture.url}/token503date`, MAX_RETRIES: '0' }));
+    const answer = await call(worker, '/echo', { headers: keyHeader() });
+    assertErrorJson(answer, 503);
+    const seconds = Number(answer.headers.get('retry-after'));
+    assert.ok(seconds >= 6 && seconds <= 9, `Retry-After: ${answer.headers.get('retry-after')} for ${rfc850}`);
+  });
+
   it('a wrong client secret (invalid_client) → 502 JSON {error, code: invalid_client, message}', async () => {
     const worker = await start(baseBindings({ CLIENT_SECRET: WRONG_SECRET, MAX_RETRIES: '0' }));
     const before = origin.count();

@@ -60,21 +60,23 @@ impl CoreClient {
         step(self.driver.start(now as u64))
     }
 
-    /// The response to the last `send` step; the next step. `body` is undefined when it was
-    /// left unread because its `Content-Length` was over the limit.
+    /// The response to the last `send` step; the next step. `retry_after_ms`: the wait its
+    /// `Retry-After` asked for (`retryAfterMs` in `renewal.js`). `body` is undefined when it
+    /// was left unread because its `Content-Length` was over the limit.
     pub fn answer(
         &mut self,
         now: f64,
         status: u16,
         content_type: &str,
-        retry_after: Option<String>,
+        retry_after_ms: Option<f64>,
         body: Option<String>,
         random: f64,
     ) -> Object {
         let response = HttpResponse {
             status,
             content_type,
-            retry_after: retry_after.as_deref(),
+            // NaN and negatives saturate to 0, too-large values to u64::MAX.
+            retry_after_ms: retry_after_ms.map(|ms| ms as u64),
             body: body.as_deref(),
         };
         step(

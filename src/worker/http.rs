@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Date, Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, RequestInit, RequestRedirect, Response};
@@ -18,7 +18,7 @@ use crate::response::{HttpResponse, MAX_BODY_BYTES};
 pub struct RawResponse {
     status: u16,
     content_type: String,
-    retry_after: Option<String>,
+    retry_after_ms: Option<u64>,
     /// `None` when left unread for its announced size.
     body: Option<String>,
 }
@@ -29,7 +29,7 @@ impl RawResponse {
         HttpResponse {
             status: self.status,
             content_type: &self.content_type,
-            retry_after: self.retry_after.as_deref(),
+            retry_after_ms: self.retry_after_ms,
             body: self.body.as_deref(),
         }
     }
@@ -134,10 +134,34 @@ impl Fetcher {
         Ok(RawResponse {
             status,
             content_type: header("content-type").unwrap_or_default(),
-            retry_after: header("retry-after"),
+            retry_after_ms: header("retry-after").and_then(|v| retry_after_ms(&v, Date::now())),
             body,
         })
     }
+}
+
+/// `Retry-After` as the wait it asks for, in ms: delay-seconds, or an HTTP-date (any form
+/// RFC 9110 allows, read by `Date.parse`; a past one means now) less `now`. Anything else,
+/// such as a bare number `Date.parse` would take for a date, is ignored. As `retryAfterMs` in
+/// `pkg-template/renewal.js`.
+fn retry_after_ms(value: &str, now: f64) -> Option<u64> {
+    let text = value.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            text.parse::<u64>()
+                .map_or(u64::MAX, |s| s.saturating_mul(1000)),
+        );
+    }
+    let day_name = text
+        .get(..3)
+        .is_some_and(|d| d.bytes().all(|b| b.is_ascii_alphabetic()));
+    let at = if day_name {
+        Date::parse(text)
+    } else {
+        f64::NAN
+    };
+    // NaN stays None; a past date saturates to 0.
+    (!at.is_nan()).then_some((at - now) as u64)
 }
 
 fn network(message: &str) -> TokenError {

@@ -80,7 +80,7 @@ pub fn response<'a>(status: u16, content_type: &'a str, body: &'a str) -> HttpRe
     HttpResponse {
         status,
         content_type,
-        retry_after: None,
+        retry_after_ms: None,
         body: Some(body),
     }
 }
