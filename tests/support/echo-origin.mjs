@@ -8,6 +8,8 @@
 //               time of each chunk (Date.now()) is in origin.chunkLog[i].sentAt
 //   …/upload    reads the body into a sha256 as it arrives; 200 JSON { sha256, bytes }
 //   …/redirect  302 Location: http://example.invalid/elsewhere
+//   …/hop       200 JSON like /echo, with hop-by-hop response headers: Keep-Alive, and
+//               X-Origin-Hop named in Connection; X-End-To-End: kept
 //   …/secure    401 unless the bearer token is accepted by the policy the test sets with
 //               origin.acceptTokens(set | predicate) (default: nothing is accepted), then 200
 //               JSON like /echo. Simulates an origin that refuses a revoked or old token.
@@ -118,6 +120,14 @@ export async function startEchoOrigin(options = {}) {
       }
       case 'upload':
         sendJson(res, 200, { sha256: entry.sha256, bytes: entry.bytes });
+        return;
+      case 'hop':
+        sendJson(res, 200, seen, {
+          connection: 'keep-alive, X-Origin-Hop',
+          'keep-alive': 'timeout=5',
+          'x-origin-hop': 'must-not-travel',
+          'x-end-to-end': 'kept',
+        });
         return;
       case 'redirect':
         res.writeHead(302, { location: REDIRECT_LOCATION, 'content-length': '0' });
