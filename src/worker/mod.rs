@@ -32,8 +32,6 @@ mod http;
 // that are the same for every request cross as JS strings made once (`&JsValue`).
 #[wasm_bindgen(module = "/src/worker/platform.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = requestFacts)]
-    fn request_facts(request: &web_sys::Request, key_header: &JsValue) -> String;
     #[wasm_bindgen(js_name = copyWithout)]
     fn copy_without(headers: &Headers, dropped: &JsValue) -> Headers;
     #[wasm_bindgen(js_name = sendUpstream, catch)]
@@ -53,8 +51,6 @@ extern "C" {
         dropped: &JsValue,
         name: &JsValue,
         value: &JsValue,
-        relay_dropped: &JsValue,
-        timing: &JsValue,
         on_response: &js_sys::Function,
         on_error: &js_sys::Function,
     ) -> Promise;
@@ -102,8 +98,6 @@ struct Proxy {
     response_drop: Names,
     /// The header that carries the token.
     header_name: JsValue,
-    /// The header that carries the caller's key.
-    key_header: JsValue,
     /// `Server-Timing` for a token served from memory.
     cache_timing: JsValue,
 }
@@ -140,31 +134,6 @@ thread_local! {
     static PROXY: RefCell<Option<Rc<Proxy>>> = const { RefCell::new(None) };
 }
 
-/// What the proxy decides a request on, read in one crossing (`requestFacts`).
-struct Facts {
-    has_body: bool,
-    /// The key header's value, "" when absent.
-    key: String,
-    url: String,
-    /// The `Connection` header, "" when absent.
-    connection: String,
-}
-
-impl Facts {
-    fn of(proxy: &Proxy, request: &web_sys::Request) -> Self {
-        let text = request_facts(request, &proxy.key_header);
-        let (flag, rest) = text.split_at_checked(1).unwrap_or(("0", ""));
-        let mut parts = rest.splitn(3, '\n');
-        let mut next = || parts.next().unwrap_or_default().to_owned();
-        Self {
-            has_body: flag == "1",
-            key: next(),
-            url: next(),
-            connection: next(),
-        }
-    }
-}
-
 /// The Worker's `fetch` handler, called by worker-build's shim with the platform's own
 /// Request (a `worker::Request` would read the method, URL, headers and `cf` of every request
 /// up front, and a `worker::Response` be rebuilt into a second `Response` on the way out).
@@ -184,14 +153,15 @@ pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
     } else {
         0.0
     };
-    let facts = Facts::of(&proxy, &request);
-    let target = match admit(&proxy, &request, &facts, started) {
+    let headers = request.headers();
+    let target = match admit(&proxy, &request, &headers, started) {
         Ok(Ok(target)) => target,
         Ok(Err(refusal)) => return Promise::resolve(JsValue::from(refusal).as_ref()),
         Err(error) => return Promise::reject(&error),
     };
-    let dropped = proxy.request_drop.with_connection(&facts.connection);
-    if !facts.has_body && !proxy.config.debug_log {
+    let connection = headers.get("connection").ok().flatten().unwrap_or_default();
+    let dropped = proxy.request_drop.with_connection(&connection);
+    if request.body().is_none() && !proxy.config.debug_log {
         if let Some(bearer) = proxy.engine.fresh_bearer() {
             return CALLBACKS.with(|callbacks| {
                 forward_fresh(
@@ -200,15 +170,13 @@ pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
                     &dropped,
                     &proxy.header_name,
                     &bearer.header_value,
-                    &proxy.response_drop.js,
-                    &proxy.cache_timing,
                     callbacks.on_response.as_ref().unchecked_ref(),
                     callbacks.on_error.as_ref().unchecked_ref(),
                 )
             });
         }
     }
-    let outbound = copy_without(&request.headers(), &dropped);
+    let outbound = copy_without(&headers, &dropped);
     future_to_promise(async move {
         let answer = forward(&proxy, &request, &target, &outbound, started, false).await?;
         Ok(answer.into())
@@ -268,11 +236,12 @@ fn on_upstream_response(
     let (_, access_token) = header_value.split_once(' ').unwrap_or(("", &header_value));
     proxy.engine.invalidate_token(access_token);
     future_to_promise(async move {
-        let facts = Facts::of(&proxy, &request);
-        let answer = match admit(&proxy, &request, &facts, 0.0)? {
+        let headers = request.headers();
+        let answer = match admit(&proxy, &request, &headers, 0.0)? {
             Ok(target) => {
-                let dropped = proxy.request_drop.with_connection(&facts.connection);
-                let outbound = copy_without(&request.headers(), &dropped);
+                let connection = headers.get("connection")?.unwrap_or_default();
+                let dropped = proxy.request_drop.with_connection(&connection);
+                let outbound = copy_without(&headers, &dropped);
                 forward(&proxy, &request, &target, &outbound, 0.0, true).await?
             }
             Err(refusal) => refusal,
@@ -307,7 +276,6 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
         request_drop: Names::new(request_headers_to_drop(&config, "")),
         response_drop: Names::new(response_headers_to_drop("")),
         header_name: JsValue::from_str(&config.client.header_name),
-        key_header: JsValue::from_str(&config.key_header),
         cache_timing: JsValue::from_str(&server_timing(TokenSource::Cache, 0.0)),
         config,
         engine,
@@ -385,18 +353,19 @@ async fn bearer(proxy: &Proxy) -> Result<(Rc<Bearer>, bool), web_sys::Response> 
 fn admit(
     proxy: &Proxy,
     request: &web_sys::Request,
-    facts: &Facts,
+    headers: &Headers,
     started: f64,
 ) -> Result<Result<String, web_sys::Response>, JsValue> {
     let config = &proxy.config;
-    if check_access(&config.access, Some(&facts.key)).is_err() {
+    if check_access(&config.access, headers.get(&config.key_header)?.as_deref()).is_err() {
         let message = format!(
             "present one of the proxy keys in the {} header",
             config.key_header
         );
         return refuse(proxy, request, 401, "unauthorized", &message, started).map(Err);
     }
-    let Ok(target) = upstream_url(config, path_and_query(&facts.url)) else {
+    let url = request.url();
+    let Ok(target) = upstream_url(config, path_and_query(&url)) else {
         let message = "the path must not contain dot segments, backslashes or control characters";
         return refuse(proxy, request, 400, "bad_path", message, started).map(Err);
     };

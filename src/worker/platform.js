@@ -1,16 +1,6 @@
 // The Worker's platform calls that would otherwise cross the wasm boundary once per header:
 // each applies what the Rust side decided (header names comma-separated) in one call.
 
-/**
- * What the proxy decides a request on, in one crossing: `"<1 if it has a body, else 0><the
- * key header's value>\n<URL>\n<Connection header>"` (absent headers read as empty). Header
- * values and serialized URLs never hold a newline.
- */
-export function requestFacts(request, keyHeader) {
-  const headers = request.headers;
-  return `${request.body === null ? 0 : 1}${headers.get(keyHeader) ?? ''}\n${request.url}\n${headers.get('connection') ?? ''}`;
-}
-
 /** A copy of `headers` without the `dropped` names. */
 export function copyWithout(headers, dropped) {
   const copy = new Headers(headers);
@@ -26,18 +16,17 @@ export function sendUpstream(url, method, headers, name, value, body) {
 
 /**
  * Sends a request that has no body to the origin with a fresh token, with no Rust future in
- * between. An answer that needs no decision (not a 401, no `Connection` header) is relayed
- * here with `relayDropped` and `timing`; any other goes to `onResponse(response, status,
- * connection, request, value)`, a failure to `onError(error)`.
+ * between: the origin's response goes to `onResponse(response, status, connection, request,
+ * value)` (status and Connection header read here, each a crossing fewer), a failure to
+ * `onError(error)`.
  */
-export function forwardFresh(url, request, dropped, name, value, relayDropped, timing, onResponse, onError) {
+export function forwardFresh(url, request, dropped, name, value, onResponse, onError) {
   const headers = copyWithout(request.headers, dropped);
   headers.set(name, value);
-  return fetch(url, { method: request.method, headers, redirect: 'manual' }).then((response) => {
-    const connection = response.headers.get('connection');
-    if (response.status !== 401 && connection === null) return relayResponse(response, relayDropped, timing);
-    return onResponse(response, response.status, connection, request, value);
-  }, onError);
+  return fetch(url, { method: request.method, headers, redirect: 'manual' }).then(
+    (response) => onResponse(response, response.status, response.headers.get('connection'), request, value),
+    onError,
+  );
 }
 
 /** The origin's response for the caller: streamed, without `dropped`, with Server-Timing. */
