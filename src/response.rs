@@ -122,7 +122,9 @@ fn invalid(response: &HttpResponse, reason: &str) -> TokenError {
 fn parse_json_body<J: Json>(json: &J, response: &HttpResponse) -> Result<J::Object, TokenError> {
     // 3xx, or 0 for a browser's opaque redirect: credentials are never sent on.
     if response.status == 0 || (300..400).contains(&response.status) {
-        return Err(invalid(response, "the endpoint answered with a redirect, which is not followed with credentials: configure the final URL",
+        return Err(invalid(
+            response,
+            "the endpoint answered with a redirect, which is not followed with credentials: configure the final URL",
         ));
     }
     let Some(body) = response.body.filter(|body| body.len() <= MAX_BODY_BYTES) else {
