@@ -15,12 +15,13 @@ const networkMessage = (error) => {
 /**
  * `Retry-After` as the wait it asks for, in ms: delay-seconds, or an HTTP-date (any form
  * RFC 9110 allows, read by `Date.parse`; a past one means now) less `now`. Anything else,
- * such as a bare number `Date.parse` would take for a date, is ignored.
+ * such as a bare number `Date.parse` would take for a date, is ignored. HTTP-dates are GMT,
+ * which the asctime form does not say: without it, `Date.parse` would read local time.
  */
 export const retryAfterMs = (value, now) => {
   const text = value?.trim() ?? '';
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = /^[a-z]{3}/i.test(text) ? Date.parse(text) : NaN;
+  const at = /^[a-z]{3}/i.test(text) ? Date.parse(text.endsWith('GMT') ? text : `${text} GMT`) : NaN;
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 };
 

@@ -744,6 +744,17 @@ describe('Retry-After as the package reads it (retryAfterMs in renewal.js)', asy
     assert.equal(retryAfterMs('Thu, 29 Feb 2024 00:00:00 GMT', Date.UTC(2024, 1, 29) - 30_000), 30_000);
   });
 
+  it('the asctime form is GMT too, whatever the local time zone', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      assert.equal(retryAfterMs('Sun Nov  6 08:49:37 1994', RFC_DATE_MS - 5_000), 5_000);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('anything else is ignored (the jittered backoff applies)', () => {
     for (const value of [undefined, null, '', '   ', 'soon', '-5', '+5', '1.5', '5s', '0x10', 'Sun, 32 Nov 1994 08:49:37 GMT', 'Sun, 06 Foo 1994 08:49:37 GMT']) {
       assert.equal(retryAfterMs(value, RFC_DATE_MS), undefined, String(value));

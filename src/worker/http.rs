@@ -142,8 +142,8 @@ impl Fetcher {
 
 /// `Retry-After` as the wait it asks for, in ms: delay-seconds, or an HTTP-date (any form
 /// RFC 9110 allows, read by `Date.parse`; a past one means now) less `now`. Anything else,
-/// such as a bare number `Date.parse` would take for a date, is ignored. As `retryAfterMs` in
-/// `pkg-template/renewal.js`.
+/// such as a bare number `Date.parse` would take for a date, is ignored. HTTP-dates are GMT,
+/// which the asctime form does not say. As `retryAfterMs` in `pkg-template/renewal.js`.
 fn retry_after_ms(value: &str, now: f64) -> Option<u64> {
     let text = value.trim();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
@@ -155,10 +155,10 @@ fn retry_after_ms(value: &str, now: f64) -> Option<u64> {
     let day_name = text
         .get(..3)
         .is_some_and(|d| d.bytes().all(|b| b.is_ascii_alphabetic()));
-    let at = if day_name {
-        Date::parse(text)
-    } else {
-        f64::NAN
+    let at = match (day_name, text.ends_with("GMT")) {
+        (true, true) => Date::parse(text),
+        (true, false) => Date::parse(&[text, " GMT"].concat()),
+        (false, _) => f64::NAN,
     };
     // NaN stays None; a past date saturates to 0.
     (!at.is_nan()).then_some((at - now) as u64)
