@@ -9,6 +9,7 @@ use crate::config::{check_endpoint_url, AuthMethod};
 use crate::error::TokenError;
 use crate::secret::{AccessToken, RefreshToken};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use core::fmt;
 
 /// Responses larger than this are refused unread.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -47,7 +48,7 @@ pub trait Json {
 }
 
 /// The parts of an HTTP response the parsers look at.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct HttpResponse<'a> {
     /// Status code.
     pub status: u16,
@@ -60,6 +61,18 @@ pub struct HttpResponse<'a> {
     /// The body text; `None` when the adapter left it unread because it was announced as
     /// larger than [`MAX_BODY_BYTES`].
     pub body: Option<&'a str>,
+}
+
+impl fmt::Debug for HttpResponse<'_> {
+    /// A token response's body holds the tokens: only its size is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("retry_after_ms", &self.retry_after_ms)
+            .field("body_bytes", &self.body.map(str::len))
+            .finish()
+    }
 }
 
 /// A token as received, with its expiry worked out.

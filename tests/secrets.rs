@@ -108,6 +108,19 @@ fn token_debug() {
 }
 
 #[test]
+fn http_response_debug() {
+    let body = fixture("token_jwt_no_expires_in.json");
+    let response = json_200(&body);
+    let debug = format!("{response:?}");
+    scan("HttpResponse", &debug);
+    scan("HttpResponse (pretty)", &format!("{response:#?}"));
+    assert!(
+        debug.contains(&format!("body_bytes: Some({})", body.len())),
+        "{debug}"
+    );
+}
+
+#[test]
 fn http_request_debug() {
     let config = config();
     for auth in [
