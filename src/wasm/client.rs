@@ -14,7 +14,7 @@ use crate::response::HttpResponse;
 
 use super::json::PlatformJson;
 use super::options::read_options;
-use super::values::{error_fields, object, token_info};
+use super::values::{error_fields, object, optional, token_info};
 
 /// The token client's core, wrapped by the JS `TokenClient`.
 #[wasm_bindgen]
@@ -170,15 +170,11 @@ fn step(step: Step<'_>) -> Object {
                 .iter()
                 .map(|(name, value)| (*name, value.as_str().into()))
                 .collect();
-            let body = request
-                .body
-                .as_deref()
-                .map_or(JsValue::UNDEFINED, JsValue::from_str);
             let init = object(&[
                 ("url", request.url.as_str().into()),
                 ("method", request.method.into()),
                 ("headers", object(&headers).into()),
-                ("body", body),
+                ("body", optional(request.body.as_deref())),
             ]);
             object(&[("send", init.into())])
         }

@@ -15,7 +15,8 @@ pub fn object(fields: &[(&str, JsValue)]) -> Object {
     object
 }
 
-fn optional(value: Option<&str>) -> JsValue {
+/// The text, or `undefined`.
+pub fn optional(value: Option<&str>) -> JsValue {
     value.map_or(JsValue::UNDEFINED, JsValue::from_str)
 }
 
