@@ -388,8 +388,8 @@ pub fn check_endpoint_url<'a>(
     allow_insecure_http: bool,
 ) -> Result<&'a str, TokenError> {
     // Char patterns, not "://": a substring searcher costs 2 KB of wasm.
-    let scheme_and_rest = url.split_once(':');
-    let (scheme, rest) = scheme_and_rest
+    let (scheme, rest) = url
+        .split_once(':')
         .and_then(|(scheme, rest)| Some((scheme, rest.strip_prefix("//")?)))
         .ok_or_else(|| {
             config_error(
