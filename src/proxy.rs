@@ -333,7 +333,7 @@ pub fn request_headers_to_drop<'a>(
     config: &'a ProxyConfig,
     connection: &'a str,
 ) -> impl Iterator<Item = &'a str> {
-    response_headers_to_drop(connection).chain([
+    hop_by_hop_headers(connection).chain([
         "host",
         "authorization",
         config.key_header.as_str(),
@@ -341,9 +341,9 @@ pub fn request_headers_to_drop<'a>(
     ])
 }
 
-/// The origin's response headers dropped on the way back: hop-by-hop ones and those the
-/// `Connection` header names.
-pub fn response_headers_to_drop(connection: &str) -> impl Iterator<Item = &str> {
+/// The hop-by-hop headers: the standard ones and those the `Connection` header names. They
+/// are dropped both ways; they are all the origin's response loses on the way back.
+pub fn hop_by_hop_headers(connection: &str) -> impl Iterator<Item = &str> {
     HOP_BY_HOP
         .iter()
         .copied()
@@ -365,7 +365,7 @@ pub fn drop_request_header(config: &ProxyConfig, name: &str, connection: &str) -
 
 /// Whether a response header from the origin is dropped on the way back.
 pub fn drop_response_header(name: &str, connection: &str) -> bool {
-    response_headers_to_drop(connection).any(|dropped| dropped.eq_ignore_ascii_case(name))
+    hop_by_hop_headers(connection).any(|dropped| dropped.eq_ignore_ascii_case(name))
 }
 
 /// Whether a request body of `length` bytes (`None`: unknown, i.e. streamed) is buffered so

@@ -17,9 +17,9 @@ use worker::Env;
 
 use crate::error::TokenError;
 use crate::proxy::{
-    buffer_for_replay, check_access, connection_names, json_error, path_and_query, proxy_config,
-    request_headers_to_drop, response_headers_to_drop, server_timing, token_failure, upstream_url,
-    ProxyConfig, TokenSource,
+    buffer_for_replay, check_access, connection_names, hop_by_hop_headers, json_error,
+    path_and_query, proxy_config, request_headers_to_drop, server_timing, token_failure,
+    upstream_url, ProxyConfig, TokenSource,
 };
 use crate::wasm::values::object;
 use engine::Engine;
@@ -274,7 +274,7 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     let proxy = Rc::new(Proxy {
         env: env.clone().into(),
         request_drop: Names::new(request_headers_to_drop(&config, "")),
-        response_drop: Names::new(response_headers_to_drop("")),
+        response_drop: Names::new(hop_by_hop_headers("")),
         header_name: JsValue::from_str(&config.client.header_name),
         cache_timing: JsValue::from_str(&server_timing(TokenSource::Cache, 0.0)),
         config,
