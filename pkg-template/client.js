@@ -9,7 +9,7 @@ import { Renewal } from './renewal.js';
 
 /** Every failure: `code` is the OAuth `error` as sent, or the client's own code. */
 export class TokenError extends Error {
-  constructor({ code, message, status, description, uri, retryable }) {
+  constructor({ code, message, status, description, uri, retryable, retryAfter }) {
     super(message);
     this.name = 'TokenError';
     this.code = code;
@@ -17,6 +17,7 @@ export class TokenError extends Error {
     this.description = description;
     this.uri = uri;
     this.retryable = retryable;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -62,13 +63,14 @@ async function readLimited(response, limit) {
 }
 
 /**
- * Whether the API refused the token: a 401, or a 4xx whose JSON body has InfoLink's shape
- * `{"result":{"code":"invalid_grant",...},"status":"error"}`. Reads a clone: the response
- * itself stays unread for the caller.
+ * Whether the API refused the token: a 401, or, from the token endpoint's own origin (where
+ * InfoLink serves its API), a 4xx whose JSON body has InfoLink's shape
+ * `{"result":{"code":"invalid_grant",...},"status":"error"}`: elsewhere an API that reflects
+ * such a body could make a POST go twice. Reads a clone: the response stays unread.
  */
-async function tokenRefused(response) {
+async function tokenRefused(response, fromTokenOrigin) {
   if (response.status === 401) return true;
-  if (response.status < 400 || response.status > 499) return false;
+  if (!fromTokenOrigin || response.status < 400 || response.status > 499) return false;
   try {
     const text = await readLimited(response.clone(), REFUSAL_BODY_LIMIT);
     const body = text && JSON.parse(text);
@@ -78,9 +80,10 @@ async function tokenRefused(response) {
   }
 }
 
-/** The bits of the core's `lookup()`: hand out the cached token; start the renewal. */
+/** The bits of the core's `lookup()`: hand out the cached token; start the renewal; fail at once (cooling down). */
 const SERVE = 1;
 const START = 2;
+const COOLING = 4;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 20;
@@ -138,11 +141,14 @@ export class TokenClient {
   async fetch(input, init) {
     const canReplay = replayable(input, init);
     const first = await this.#sendWithToken(input, init, canReplay);
-    if (!(await tokenRefused(first.response))) return first.response;
-    this.#drop(first.accessToken);
-    if (!canReplay) return first.response;
+    // At most one renewal per refused token: not for a token that replaced a refused one.
+    if (!(await this.#refused(first)) || !this.#renewAfterRefusal(first.accessToken) || !canReplay) {
+      return first.response;
+    }
     first.response.body?.cancel().catch(() => {});
-    return (await this.#sendWithToken(input, init, canReplay)).response;
+    const second = await this.#sendWithToken(input, init, canReplay);
+    if (await this.#refused(second)) this.#renewAfterRefusal(second.accessToken);
+    return second.response;
   }
 
   async #sendWithToken(input, init, canReplay) {
@@ -151,7 +157,23 @@ export class TokenClient {
     const request = new Request(input, init);
     request.headers.set(this.#headerName, info.headerValue);
     const response = await this.#followSameOrigin(request, init?.body, canReplay);
-    return { response, accessToken: info.accessToken };
+    return { response, accessToken: info.accessToken, url: request.url };
+  }
+
+  /** Whether the API refused the token `sent` carried; an acceptance is told to the core. */
+  async #refused(sent) {
+    const endpoint = this.#core.tokenEndpoint;
+    const fromTokenOrigin = endpoint !== undefined && new URL(endpoint).origin === new URL(sent.url).origin;
+    const refused = await tokenRefused(sent.response, fromTokenOrigin);
+    if (!refused && this.#core.awaitsAcceptance()) this.#core.accepted(sent.accessToken);
+    return refused;
+  }
+
+  /** Tells the core an API refused `accessToken`: true when a new token is to be tried. */
+  #renewAfterRefusal(accessToken) {
+    const renew = this.#core.refused(Date.now(), accessToken, Math.random());
+    if (renew && this.#info?.accessToken === accessToken) this.#forget();
+    return renew;
   }
 
   /** Follows redirects within the request's origin (with the token); returns any other. */
@@ -210,7 +232,9 @@ export class TokenClient {
     if (signal?.aborted) return Promise.reject(this.#abortError());
     if (options?.forceRefresh === true) this.invalidate();
     const epoch = this.#epoch;
-    const decision = this.#core.lookup(Date.now());
+    const now = Date.now();
+    const decision = this.#core.lookup(now);
+    if (decision & COOLING) return Promise.reject(makeError(this.#core.failure(now)));
     const info = decision & SERVE ? this.#core.info() : undefined;
     if (decision & START) this.#renewal = new Renewal(this.#core, this.#fetch, makeError, info !== undefined);
     const answer = info ? Promise.resolve(info) : signal ? this.#waitOrAbort(signal) : this.#renewal.promise;
@@ -238,12 +262,6 @@ export class TokenClient {
 
   #abortError() {
     return makeError(this.#core.abortError());
-  }
-
-  /** Drops `accessToken` if it is still the current one, so concurrent refusals renew once. */
-  #drop(accessToken) {
-    if (this.#info?.accessToken === accessToken) this.#forget();
-    this.#core.invalidateToken(accessToken);
   }
 
   #forget() {

@@ -37,6 +37,11 @@ export interface CommonOptions {
   timeoutMs?: number;
   /** Retries after the first attempt for network errors, timeouts, 408, 429 and 5xx. Default 2. */
   maxRetries?: number;
+  /**
+   * The longest a caller waits for a renewal, retries and `Retry-After` waits included, in
+   * milliseconds. A retry whose wait would end past it is not made. Default 10000.
+   */
+  maxWaitMs?: number;
   /** Allow plain `http://` to hosts other than loopback. Default false. */
   allowInsecureHttp?: boolean;
   /** The fetch to use. Default `globalThis.fetch`. */
@@ -121,6 +126,11 @@ export declare class TokenError extends Error {
   readonly uri: string | undefined;
   /** Whether trying again may help. */
   readonly retryable: boolean;
+  /**
+   * Whole seconds (≥ 1) before the client sends another token request: the server's
+   * `Retry-After`, or the cooldown after a failure. Undefined for configuration errors and aborts.
+   */
+  readonly retryAfter: number | undefined;
 }
 
 export declare class TokenClient {
@@ -132,11 +142,13 @@ export declare class TokenClient {
   /** e.g. `['Authorization', 'Bearer eyJ…']`. */
   authorizationHeader(options?: { signal?: AbortSignal }): Promise<[name: string, value: string]>;
   /**
-   * `fetch` with the token header attached. On a 401 (or a 4xx JSON body
-   * `{"result":{"code":"invalid_grant"},"status":"error"}`) the token is dropped and, when the
-   * body can be replayed (none, string, ArrayBuffer, typed array, Blob, URLSearchParams,
-   * FormData), the request is sent once more with a new token. Redirects are followed only
-   * within the request's origin; a redirect elsewhere is returned as it is.
+   * `fetch` with the token header attached. On a 401 (or, from the token endpoint's origin, a
+   * 4xx JSON body `{"result":{"code":"invalid_grant"},"status":"error"}`) the token is dropped
+   * and, when the body can be replayed (none, string, ArrayBuffer, typed array, Blob,
+   * URLSearchParams, FormData), the request is sent once more with a new token. A token that
+   * replaced a refused one and is refused too is not renewed again until the cooldown ends:
+   * that 401 is returned. Redirects are followed only within the request's origin; a redirect
+   * elsewhere is returned as it is.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Drops the cached token (after a 401, say). */

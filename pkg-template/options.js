@@ -18,6 +18,7 @@ const KNOWN = new Set([
   'defaultExpiresInSeconds',
   'timeoutMs',
   'maxRetries',
+  'maxWaitMs',
   'allowInsecureHttp',
   'fetch',
   'grant',
@@ -25,9 +26,12 @@ const KNOWN = new Set([
 ]);
 
 const TEXT = ['tokenUrl', 'issuer', 'clientId', 'clientSecret', 'authMethod', 'basicAuthEncoding', 'headerName'];
-const NUMBERS = ['refreshAheadSeconds', 'expiryMarginSeconds', 'defaultExpiresInSeconds', 'timeoutMs', 'maxRetries'];
+const NUMBERS = ['refreshAheadSeconds', 'expiryMarginSeconds', 'defaultExpiresInSeconds', 'timeoutMs', 'maxRetries', 'maxWaitMs'];
 
 const isObject = (value) => typeof value === 'object' && value !== null;
+
+/** `object[name]` if it is the object's own: nothing is read through a (polluted) prototype. */
+const own = (object, name) => (Object.hasOwn(object, name) ? object[name] : undefined);
 
 /**
  * `{ flat, fetch }` for valid option types; otherwise calls `fail(message)`, which throws.
@@ -40,21 +44,22 @@ export function flatOptions(options, fail) {
   for (const key of Object.keys(options)) if (!KNOWN.has(key)) fail(`unknown option '${key}'`);
 
   const text = (object, name, label = name) => {
-    const value = object[name];
+    const value = own(object, name);
     if (value === undefined || value === null) return undefined;
     return typeof value === 'string' ? value : fail(`${label} must be a string`);
   };
   const required = (object, name, label) => text(object, name, label) ?? fail(`${label} must be a string`);
 
-  const flat = { allowInsecureHttp: false };
+  // No prototype: the wasm reads what is set here and nothing else.
+  const flat = Object.assign(Object.create(null), { allowInsecureHttp: false });
   for (const name of TEXT) flat[name] = text(options, name);
   for (const name of NUMBERS) {
-    const value = options[name];
+    const value = own(options, name);
     if (value !== undefined && value !== null && typeof value !== 'number') fail(`${name} must be a number`);
     flat[name] = value ?? undefined;
   }
 
-  const { keycloak, grant, scope, extraParams, allowInsecureHttp, fetch } = options;
+  const [keycloak, grant, scope, extraParams, allowInsecureHttp, fetch] = ['keycloak', 'grant', 'scope', 'extraParams', 'allowInsecureHttp', 'fetch'].map((name) => own(options, name));
   if (keycloak !== undefined && keycloak !== null) {
     if (!isObject(keycloak)) fail('keycloak must be an object { baseUrl, realm }');
     flat.keycloakBaseUrl = required(keycloak, 'baseUrl', 'keycloak.baseUrl');
@@ -62,10 +67,11 @@ export function flatOptions(options, fail) {
   }
   if (grant !== undefined && grant !== null) {
     if (!isObject(grant)) fail("grant must be an object such as { type: 'client_credentials' }");
-    if (grant.type === 'password') {
+    const type = own(grant, 'type');
+    if (type === 'password') {
       flat.username = required(grant, 'username', 'grant.username');
       flat.password = required(grant, 'password', 'grant.password');
-    } else if (grant.type !== 'client_credentials') {
+    } else if (type !== 'client_credentials') {
       fail("grant.type must be 'client_credentials' or 'password' (with username and password)");
     }
   }

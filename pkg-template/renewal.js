@@ -2,8 +2,40 @@
 // retry, when to give up) and parses every answer; this runs the steps with the platform's
 // fetch, AbortController and setTimeout, as one promise that every waiter shares.
 
-/** Answers larger than this are not read (the core refuses them). */
+/** Answers are read to at most this many bytes (the core refuses larger ones). */
 const MAX_BODY_BYTES = 1 << 20;
+
+/**
+ * The body's text, read to at most `limit` bytes whatever its framing (a `Content-Length`, or
+ * none: chunked); `undefined` past it, when the read is cancelled. As `readCapped` in the
+ * Worker's src/worker/platform.js.
+ */
+export async function readCapped(response, limit) {
+  if (Number(response.headers.get('content-length')) > limit || !response.body) {
+    response.body?.cancel().catch(() => {});
+    return response.body ? undefined : '';
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
 
 /** Node puts the real reason of a failed fetch in `cause`; neither names request contents. */
 const networkMessage = (error) => {
@@ -85,16 +117,15 @@ export class Renewal {
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, this.#core.timeoutMs);
+    }, this.#core.attemptTimeoutMs(Date.now()));
     let response;
     let text;
     try {
-      // A redirected POST would carry the credentials elsewhere: not followed (the core
-      // refuses the 3xx). workerd knows only "follow" and "manual".
-      const redirect = method === 'POST' ? 'manual' : 'follow';
-      response = await this.#fetch(url, { method, headers, body, redirect, signal: controller.signal });
-      if (Number(response.headers.get('content-length')) > MAX_BODY_BYTES) response.body?.cancel().catch(() => {});
-      else text = await response.text();
+      // Redirects are not followed: a redirected POST would carry the credentials elsewhere, a
+      // redirected discovery would trust another origin (the core refuses the 3xx). The
+      // timeout covers reading the body. workerd knows only "follow" and "manual".
+      response = await this.#fetch(url, { method, headers, body, redirect: 'manual', signal: controller.signal });
+      text = await readCapped(response, MAX_BODY_BYTES);
     } catch (error) {
       if (this.#cancelled) return {};
       return this.#record(this.#core.unanswered(Date.now(), timedOut, networkMessage(error), Math.random()));

@@ -51,6 +51,24 @@ pub enum Lookup<'a> {
         /// Start the request.
         start: bool,
     },
+    /// The last renewal failed and the client is cooling down: answer at once with `error`,
+    /// sending nothing.
+    CoolingDown {
+        /// The error the last renewal ended with.
+        error: &'a TokenError,
+        /// How long the cooldown still lasts, in ms (at least 1).
+        retry_after_ms: u64,
+    },
+}
+
+/// What to do after an API refused a token (a 401).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Get a token again (the refused one is dropped, or was already) and retry once.
+    Renew,
+    /// The token had replaced a refused one and was refused too: hand the refusal to the
+    /// caller; no renewal until the cooldown is over.
+    PassBack,
 }
 
 /// What the waiters of a finished request get.
@@ -71,7 +89,33 @@ pub enum Outcome<'a> {
         fresh_until: u64,
     },
     /// The renewal failed and there is no valid token.
-    Failed(TokenError),
+    Failed {
+        /// Why.
+        error: TokenError,
+        /// The cooldown that now starts, in ms: no token request before it ends.
+        retry_after_ms: u64,
+    },
+}
+
+/// The longest cooldown, whatever `Retry-After` asks for (msal's throttling cap).
+pub const COOLDOWN_CAP_MS: u64 = 3_600_000;
+/// The first backoff step of the cooldown without `Retry-After`; it doubles while failures
+/// continue.
+pub const COOLDOWN_BASE_MS: u64 = 1_000;
+/// The largest backoff step.
+pub const COOLDOWN_STEP_CAP_MS: u64 = 60_000;
+
+/// The cooldown after the `strikes`-th failure in a row: the server's `Retry-After` when it
+/// sent one (at least the first step), else a step from 1 s doubling to 60 s, each wait
+/// uniformly between half and all of its step (`random` in `[0, 1)`).
+pub fn cooldown_ms(strikes: u32, retry_after_ms: Option<u64>, random: f64) -> u64 {
+    if let Some(wait) = retry_after_ms {
+        return wait.clamp(COOLDOWN_BASE_MS, COOLDOWN_CAP_MS);
+    }
+    let step = COOLDOWN_BASE_MS
+        .saturating_mul(1 << strikes.saturating_sub(1).min(16))
+        .min(COOLDOWN_STEP_CAP_MS);
+    step / 2 + (random.clamp(0.0, 1.0) * (step / 2) as f64) as u64
 }
 
 #[derive(Debug)]
@@ -93,6 +137,19 @@ pub struct TokenCache {
     stale_ok: bool,
     had_token: bool,
     stats: Stats,
+    /// No token request before this time (ms since epoch): the cooldown after a failure.
+    cooldown_until: u64,
+    /// Failures in a row (renewals, and replacement tokens an API refused), for the backoff.
+    strikes: u32,
+    /// The error of the last failed renewal, answered during its cooldown.
+    last_error: Option<TokenError>,
+    /// The renewal under way (or due) replaces a token an API refused.
+    renewing_refused: bool,
+    /// The current token replaced a refused one, and no API has accepted it yet: a refusal
+    /// of it is not answered with another renewal until the cooldown is over.
+    unproven_replacement: bool,
+    /// A refusal of the unproven replacement has started a cooldown already.
+    replacement_penalized: bool,
 }
 
 impl TokenCache {
@@ -106,7 +163,23 @@ impl TokenCache {
             stale_ok: false,
             had_token: false,
             stats: Stats::default(),
+            cooldown_until: 0,
+            strikes: 0,
+            last_error: None,
+            renewing_refused: false,
+            unproven_replacement: false,
+            replacement_penalized: false,
         }
+    }
+
+    /// The error the last failed renewal ended with, while it is the latest news.
+    pub fn last_error(&self) -> Option<&TokenError> {
+        self.last_error.as_ref()
+    }
+
+    /// How long the cooldown still lasts at `now`, in ms; `None` when there is none.
+    pub fn cooldown_left(&self, now: u64) -> Option<u64> {
+        (now < self.cooldown_until).then(|| self.cooldown_until - now)
     }
 
     /// The counters.
@@ -158,12 +231,13 @@ impl TokenCache {
     /// Decides what a caller asking for a token at `now` gets.
     pub fn lookup(&mut self, now: u64) -> Lookup<'_> {
         let Some(token) = self.token.as_ref() else {
-            return self.join_flight();
+            return self.join_flight(now);
         };
         let (fresh_until, serve_until) = self.thresholds(token);
         let stale_ok = self.stale_ok && now < token.expires_at_ms;
         if now < serve_until || stale_ok {
-            let start_refresh = now >= fresh_until && self.flight.is_none();
+            let start_refresh =
+                now >= fresh_until && self.flight.is_none() && now >= self.cooldown_until;
             if start_refresh {
                 self.flight = Some(Flight {
                     waiters: 0,
@@ -181,10 +255,18 @@ impl TokenCache {
             self.token = None;
             self.stale_ok = false;
         }
-        self.join_flight()
+        self.join_flight(now)
     }
 
-    fn join_flight(&mut self) -> Lookup<'_> {
+    fn join_flight(&mut self, now: u64) -> Lookup<'_> {
+        if let (None, Some(error), Some(left)) =
+            (&self.flight, &self.last_error, self.cooldown_left(now))
+        {
+            return Lookup::CoolingDown {
+                error,
+                retry_after_ms: left,
+            };
+        }
         let start = self.flight.is_none();
         let flight = self.flight.get_or_insert(Flight {
             waiters: 0,
@@ -211,8 +293,14 @@ impl TokenCache {
         self.flight.is_some()
     }
 
-    /// Records the end of the request in flight and says what its waiters get.
-    pub fn complete(&mut self, now: u64, mut result: Result<Token, TokenError>) -> Outcome<'_> {
+    /// Records the end of the request in flight and says what its waiters get. `random` is
+    /// uniform in `[0, 1)`, for the cooldown's jitter after a failure.
+    pub fn complete(
+        &mut self,
+        now: u64,
+        mut result: Result<Token, TokenError>,
+        random: f64,
+    ) -> Outcome<'_> {
         self.flight = None;
         if let Ok(token) = result.as_mut() {
             // Kept even when the access token came too late: the server has rotated it.
@@ -227,29 +315,49 @@ impl TokenCache {
                 }
                 self.had_token = true;
                 self.stale_ok = false;
+                self.cooldown_until = 0;
+                self.last_error = None;
+                // A replacement for a refused token proves nothing until an API accepts it.
+                self.unproven_replacement = core::mem::take(&mut self.renewing_refused);
+                self.replacement_penalized = false;
+                if !self.unproven_replacement {
+                    self.strikes = 0;
+                }
                 let fresh_until = self.fresh_until(&token);
                 Outcome::Fresh {
                     token: self.token.insert(token),
                     fresh_until,
                 }
             }
-            Ok(_) => self.fail(now, expired_on_arrival()),
-            Err(error) => self.fail(now, error),
+            Ok(_) => self.fail(now, expired_on_arrival(), random),
+            Err(error) => self.fail(now, error, random),
         }
     }
 
-    fn fail(&mut self, now: u64, error: TokenError) -> Outcome<'_> {
+    fn fail(&mut self, now: u64, error: TokenError, random: f64) -> Outcome<'_> {
         self.stats.failures += 1;
+        self.strikes += 1;
+        let cooldown = cooldown_ms(self.strikes, error.retry_after_ms(), random);
+        self.cooldown_until = now.saturating_add(cooldown);
         self.stale_ok = self.token.as_ref().is_some_and(|t| now < t.expires_at_ms);
         if !self.stale_ok {
             self.token = None;
         }
         match self.token.as_ref() {
-            Some(token) => Outcome::Stale {
-                fresh_until: self.fresh_until(token),
-                token,
-            },
-            None => Outcome::Failed(error),
+            Some(token) => {
+                self.last_error = Some(error);
+                Outcome::Stale {
+                    fresh_until: self.fresh_until(token),
+                    token,
+                }
+            }
+            None => {
+                self.last_error = Some(error.clone());
+                Outcome::Failed {
+                    error,
+                    retry_after_ms: cooldown,
+                }
+            }
         }
     }
 
@@ -266,12 +374,16 @@ impl TokenCache {
     }
 
     /// The refresh with `token` failed with `error`. Returns true when the token is spent and
-    /// the original grant must be used, once, right away: the server refused it
-    /// (`invalid_grant`: expired or revoked), or it may have reached the server unanswered
-    /// (timeout, network error, abort), when sending it again could trip reuse detection. Any
-    /// other answer leaves it unused: it is kept, and the error goes to the callers.
+    /// the original grant must be used, once, right away: the server refused it with an answer
+    /// that is not retried (any 4xx but 408 and 429, whatever its body: servers answer an
+    /// expired or revoked refresh token with `invalid_grant`, `invalid_request` or nothing at
+    /// all), or it may have reached the server unanswered (timeout, network error, abort), when
+    /// sending it again could trip reuse detection. Any other answer (a 5xx after the retries,
+    /// say) leaves it unused: it is kept, and the error goes to the callers.
     pub fn refresh_failed(&mut self, error: &TokenError, token: RefreshToken) -> bool {
-        let spent = error.code() == "invalid_grant"
+        let refused = error.code() == "invalid_grant"
+            || (!error.retryable() && matches!(error.status(), Some(400..=499)));
+        let spent = refused
             || matches!(
                 error,
                 TokenError::Network(_) | TokenError::Timeout { .. } | TokenError::Aborted
@@ -282,17 +394,53 @@ impl TokenCache {
         spent
     }
 
-    /// Drops the cached token if it is still `access_token` (the one an API just refused).
-    /// Many callers refused with the same token so cause one renewal, not one each.
-    pub fn invalidate_token(&mut self, access_token: &str) -> bool {
+    /// An API refused `access_token` at `now` (a 401, or InfoLink's expired-token answer).
+    /// A token is renewed at most once per refusal: when it is current it is dropped and
+    /// renewed, unless it replaced a refused token itself and no API has accepted it since.
+    /// That counts as a failure, with a cooldown, and the refusal goes back to the caller;
+    /// after the cooldown one more renewal is tried. Many callers refused with the same token
+    /// so cause one renewal, not one each. `random` is for the cooldown's jitter.
+    pub fn token_refused(&mut self, now: u64, access_token: &str, random: f64) -> Refusal {
         let current = self
             .token
             .as_ref()
             .is_some_and(|t| t.access_token.expose() == access_token);
-        if current {
-            self.invalidate();
+        if !current {
+            return Refusal::Renew;
         }
-        current
+        if self.unproven_replacement {
+            if now < self.cooldown_until {
+                return Refusal::PassBack;
+            }
+            if !self.replacement_penalized {
+                self.replacement_penalized = true;
+                self.stats.failures += 1;
+                self.strikes += 1;
+                self.cooldown_until = now.saturating_add(cooldown_ms(self.strikes, None, random));
+                return Refusal::PassBack;
+            }
+        }
+        self.invalidate();
+        self.renewing_refused = true;
+        Refusal::Renew
+    }
+
+    /// An API accepted `access_token`: a replacement for a refused token is proven good, and
+    /// the failures in a row end. Cheap to ask first: [`awaits_acceptance`](Self::awaits_acceptance).
+    pub fn token_accepted(&mut self, access_token: &str) {
+        let current = self
+            .token
+            .as_ref()
+            .is_some_and(|t| t.access_token.expose() == access_token);
+        if current && self.unproven_replacement {
+            self.unproven_replacement = false;
+            self.strikes = 0;
+        }
+    }
+
+    /// Whether the current token replaced a refused one and waits for an API to accept it.
+    pub fn awaits_acceptance(&self) -> bool {
+        self.unproven_replacement
     }
 
     /// Drops the cached token (after a 401, say); the refresh token stays. A request in flight
@@ -300,6 +448,8 @@ impl TokenCache {
     pub fn invalidate(&mut self) {
         self.token = None;
         self.stale_ok = false;
+        self.unproven_replacement = false;
+        self.replacement_penalized = false;
     }
 }
 

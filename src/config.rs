@@ -3,7 +3,7 @@
 
 use crate::error::TokenError;
 use crate::secret::{ClientSecret, Password, Username};
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use alloc::{string::String, vec::Vec};
 
 /// Where the token endpoint is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +102,8 @@ pub struct ConfigInput {
     pub timeout_ms: Option<f64>,
     /// Retries after the first attempt.
     pub max_retries: Option<f64>,
+    /// The longest a caller waits for a renewal, retries and their waits included.
+    pub max_wait_ms: Option<f64>,
     /// Allow plain http to hosts other than loopback.
     pub allow_insecure_http: bool,
 }
@@ -133,6 +135,8 @@ pub struct Config {
     pub timeout_ms: u64,
     /// Retries after the first attempt.
     pub max_retries: u32,
+    /// The longest a renewal may keep its callers waiting, in milliseconds.
+    pub max_wait_ms: u64,
     /// Whether plain http to non-loopback hosts is allowed.
     pub allow_insecure_http: bool,
 }
@@ -169,26 +173,31 @@ const RESERVED_PARAMS: [&str; 7] = [
     "refresh_token",
 ];
 
-fn config_error(message: impl Into<String>) -> TokenError {
-    TokenError::Config(message.into())
+fn config_error(option: &'static str, message: impl Into<String>) -> TokenError {
+    TokenError::config(option, message)
 }
 
 impl ConfigInput {
-    /// Checks every option and builds the configuration.
-    pub fn validate(self) -> Result<Config, TokenError> {
+    /// Checks every option and builds the configuration. URLs are read by `urls`, the
+    /// platform's WHATWG parser: the one `fetch` will read them with.
+    pub fn validate(self, urls: &impl UrlParser) -> Result<Config, TokenError> {
         let insecure = self.allow_insecure_http;
         let endpoint = match (self.token_url, self.issuer, self.keycloak) {
             (Some(url), None, None) => {
-                Endpoint::TokenUrl(check_endpoint_url("tokenUrl", &url, insecure)?.to_owned())
+                check_endpoint_url("tokenUrl", &url, insecure, urls)?;
+                Endpoint::TokenUrl(url)
             }
             (None, Some(issuer), None) => {
-                let issuer = check_endpoint_url("issuer", &issuer, insecure)?;
-                Endpoint::Issuer(issuer.trim_end_matches('/').to_owned())
+                check_endpoint_url("issuer", &issuer, insecure, urls)?;
+                Endpoint::Issuer(issuer)
             }
             (None, None, Some((base, realm))) => {
-                let base = check_endpoint_url("keycloak.baseUrl", &base, insecure)?;
+                check_endpoint_url("keycloak.baseUrl", &base, insecure, urls)?;
                 if realm.is_empty() {
-                    return Err(config_error("keycloak.realm must not be empty"));
+                    return Err(config_error(
+                        "keycloak.realm",
+                        "keycloak.realm must not be empty",
+                    ));
                 }
                 Endpoint::TokenUrl(
                     [
@@ -202,6 +211,7 @@ impl ConfigInput {
             }
             _ => {
                 return Err(config_error(
+                    "tokenUrl",
                     "give exactly one of tokenUrl, issuer or keycloak: { baseUrl, realm }",
                 ))
             }
@@ -210,12 +220,12 @@ impl ConfigInput {
         let client_id = self
             .client_id
             .filter(|id| !id.is_empty())
-            .ok_or_else(|| config_error("clientId is required"))?;
+            .ok_or_else(|| config_error("clientId", "clientId is required"))?;
 
         let auth_method = match self.auth_method.as_deref() {
             None => None,
             Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| {
-                config_error([
+                config_error("authMethod", [
                     "authMethod '",
                     name,
                     "' is not supported: use 'client_secret_basic', 'client_secret_post' or 'none'",
@@ -225,17 +235,19 @@ impl ConfigInput {
         match (auth_method, &self.client_secret) {
             (Some(AuthMethod::None), Some(_)) => {
                 return Err(config_error(
+                    "clientSecret",
                     "authMethod 'none' sends no secret: remove clientSecret or choose another authMethod",
                 ))
             }
             (Some(AuthMethod::None), None) => {}
             (_, None) => {
                 return Err(config_error(
+                    "clientSecret",
                     "clientSecret is required (or set authMethod: 'none' for a public client)",
                 ))
             }
             (_, Some(secret)) if secret.expose().is_empty() => {
-                return Err(config_error("clientSecret must not be empty"))
+                return Err(config_error("clientSecret", "clientSecret must not be empty"))
             }
             _ => {}
         }
@@ -245,6 +257,7 @@ impl ConfigInput {
             Some("raw") => BasicAuthEncoding::Raw,
             Some(other) => {
                 return Err(config_error(
+                    "basicAuthEncoding",
                     [
                         "basicAuthEncoding '",
                         other,
@@ -256,13 +269,17 @@ impl ConfigInput {
         };
         if let GrantConfig::Password { username, .. } = &self.grant {
             if username.expose().is_empty() {
-                return Err(config_error("grant.username must not be empty"));
+                return Err(config_error(
+                    "grant.username",
+                    "grant.username must not be empty",
+                ));
             }
         }
 
         for scope in &self.scope {
             if scope.is_empty() || !scope.bytes().all(is_scope_char) {
                 return Err(config_error(
+                    "scope",
                     "scope: each scope must be non-empty printable ASCII without spaces, quotes or backslashes (pass several as an array or one space-separated string)",
                 ));
             }
@@ -272,11 +289,13 @@ impl ConfigInput {
         for (name, _) in &self.extra_params {
             if name.is_empty() {
                 return Err(config_error(
+                    "extraParams",
                     "extraParams: parameter names must not be empty",
                 ));
             }
             if RESERVED_PARAMS.contains(&name.as_str()) {
                 return Err(config_error(
+                    "extraParams",
                     [
                         "extraParams: '",
                         name,
@@ -288,8 +307,9 @@ impl ConfigInput {
         }
 
         let header_name = self.header_name.unwrap_or_else(|| "Authorization".into());
-        if header_name.is_empty() || !header_name.bytes().all(is_header_name_char) {
+        if !is_header_name(&header_name) {
             return Err(config_error(
+                "headerName",
                 "headerName must be a valid HTTP header name such as 'Authorization'",
             ));
         }
@@ -319,7 +339,18 @@ impl ConfigInput {
             Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as u64,
             Some(_) => {
                 return Err(config_error(
+                    "timeoutMs",
                     "timeoutMs must be a number of milliseconds from 1 to 600000",
+                ))
+            }
+        };
+        let max_wait_ms = match self.max_wait_ms {
+            None => 10_000,
+            Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as u64,
+            Some(_) => {
+                return Err(config_error(
+                    "maxWaitMs",
+                    "maxWaitMs must be a number of milliseconds from 1 to 600000",
                 ))
             }
         };
@@ -328,6 +359,7 @@ impl ConfigInput {
             Some(n) if (0.0..=10.0).contains(&n) && n == f64::from(n as u32) => n as u32,
             Some(_) => {
                 return Err(config_error(
+                    "maxRetries",
                     "maxRetries must be a whole number from 0 to 10",
                 ))
             }
@@ -346,13 +378,14 @@ impl ConfigInput {
             timing,
             timeout_ms,
             max_retries,
+            max_wait_ms,
             allow_insecure_http: insecure,
         })
     }
 }
 
 fn seconds_option(
-    name: &str,
+    name: &'static str,
     value: Option<f64>,
     default: f64,
     zero_ok: bool,
@@ -364,6 +397,7 @@ fn seconds_option(
     if !valid {
         let low = if zero_ok { "0" } else { "more than 0" };
         return Err(config_error(
+            name,
             [name, " must be a number of seconds from ", low, " to 86400"].concat(),
         ));
     }
@@ -375,78 +409,86 @@ fn is_scope_char(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
 }
 
+/// Whether `name` is a valid HTTP header name (RFC 9110 `token`).
+pub fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(is_header_name_char)
+}
+
 /// RFC 9110 `tchar`.
 fn is_header_name_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Checks that `url` is an absolute https URL, or http to loopback, or http anywhere when the
-/// caller opted in. Returns the URL unchanged.
-pub fn check_endpoint_url<'a>(
-    option: &str,
-    url: &'a str,
+/// What the platform's WHATWG URL parser (`new URL(text)`) makes of a URL, as far as the
+/// client's rules need it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParsedUrl {
+    /// The scheme, lowercased, without its colon: `https`.
+    pub scheme: String,
+    /// The host as `fetch` will connect to it: `127.0.0.1`, `[::1]`, `example.com`.
+    pub hostname: String,
+    /// Whether the URL carries a username or a password.
+    pub has_credentials: bool,
+}
+
+/// The platform's WHATWG URL parser: `URL` in JS runtimes (an adapter's), the `url` crate in
+/// native tests. The core never parses URLs by hand: a backslash, a tab or an odd IPv4 form
+/// would read differently from how `fetch` reads them.
+pub trait UrlParser {
+    /// Parses `text`; `None` when it is not a valid absolute URL.
+    fn parse_url(&self, text: &str) -> Option<ParsedUrl>;
+}
+
+/// Why `url` may not be a token endpoint (or issuer), or `None` when it may: an absolute https
+/// URL, or http to loopback, or http anywhere when the caller opted in; no credentials, no
+/// fragment. The words follow the option's name in a message.
+pub fn endpoint_url_problem(
+    url: &str,
     allow_insecure_http: bool,
-) -> Result<&'a str, TokenError> {
-    // Char patterns, not "://": a substring searcher costs 2 KB of wasm.
-    let (scheme, rest) = url
-        .split_once(':')
-        .and_then(|(scheme, rest)| Some((scheme, rest.strip_prefix("//")?)))
-        .ok_or_else(|| {
-            config_error(
-                [
-                    option,
-                    " must be an absolute URL such as https://auth.example.com/token",
-                ]
-                .concat(),
-            )
-        })?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err(config_error(
-            [
-                option,
-                " must not carry credentials in the URL: use clientId and clientSecret",
-            ]
-            .concat(),
-        ));
+    urls: &impl UrlParser,
+) -> Option<String> {
+    let Some(parsed) = urls.parse_url(url) else {
+        return Some(" must be an absolute URL such as https://auth.example.com/token".into());
+    };
+    if parsed.has_credentials {
+        return Some(
+            " must not carry credentials in the URL: use clientId and clientSecret".into(),
+        );
     }
     if url.contains('#') {
-        return Err(config_error(
-            [option, " must not have a #fragment"].concat(),
-        ));
+        return Some(" must not have a #fragment".into());
     }
-    let host = host_of(authority);
-    if host.is_empty() {
-        return Err(config_error([option, " has no host: ", url].concat()));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(url),
-        "http" if allow_insecure_http || is_loopback(host) => Ok(url),
-        "http" => Err(config_error([
-            option,
+    match parsed.scheme.as_str() {
+        "https" => None,
+        "http" if allow_insecure_http || is_loopback(&parsed.hostname) => None,
+        "http" => Some([
             " uses plain http to '",
-            host,
+            &parsed.hostname,
             "', which would send credentials and tokens unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust",
-        ].concat())),
-        _ => Err(config_error([option, " must use https:// (or http:// with allowInsecureHttp)"].concat())),
+        ].concat()),
+        _ => Some(" must use https:// (or http:// with allowInsecureHttp)".into()),
     }
 }
 
-/// The host part of an authority (`host:port`, `[v6]:port`), lowercased by the caller if needed.
-fn host_of(authority: &str) -> &str {
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
+/// [`endpoint_url_problem`] as a config error for `option`.
+pub fn check_endpoint_url(
+    option: &'static str,
+    url: &str,
+    allow_insecure_http: bool,
+    urls: &impl UrlParser,
+) -> Result<(), TokenError> {
+    match endpoint_url_problem(url, allow_insecure_http, urls) {
+        Some(problem) => Err(config_error(option, [option, &problem].concat())),
+        None => Ok(()),
     }
-    authority.split(':').next().unwrap_or("")
 }
 
-/// Loopback hosts, where plain http never leaves the machine.
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host == "::1"
-        || host.strip_prefix("127.").is_some_and(|rest| {
+/// Loopback hosts as the WHATWG parser writes them, where plain http never leaves the
+/// machine: `localhost`, `127.0.0.0/8` and `[::1]`.
+pub fn is_loopback(hostname: &str) -> bool {
+    hostname == "localhost"
+        || hostname == "[::1]"
+        || hostname.strip_prefix("127.").is_some_and(|rest| {
             rest.split('.').count() == 3 && rest.split('.').all(|p| p.parse::<u8>().is_ok())
         })
 }

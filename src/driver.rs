@@ -11,11 +11,12 @@
 //! allows.
 
 use crate::cache::{Outcome, TokenCache};
-use crate::config::{AuthMethod, Config, Endpoint};
+use crate::config::{AuthMethod, Config, Endpoint, GrantConfig, UrlParser};
 use crate::error::TokenError;
 use crate::request::{discovery_request, discovery_urls, token_request, Grant, HttpRequest};
 use crate::response::{parse_metadata, parse_token_response, HttpResponse, Json, Token};
 use crate::retry::retry_delay;
+use crate::request::percent_encode;
 use crate::secret::RefreshToken;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -46,6 +47,8 @@ struct Renewal {
     request: HttpRequest,
     sent_at: u64,
     retries: u32,
+    /// `maxWaitMs` after the renewal began: no attempt or wait goes past it.
+    deadline: u64,
 }
 
 /// Configuration, cache, endpoint and the renewal under way.
@@ -80,6 +83,11 @@ impl Driver {
         &self.config
     }
 
+    /// The token endpoint, once known: configured, or discovered.
+    pub fn token_endpoint(&self) -> Option<&str> {
+        self.endpoint.as_ref().map(|(url, _)| url.as_str())
+    }
+
     /// The cache: what a caller gets, counters, invalidation.
     pub fn cache(&mut self) -> &mut TokenCache {
         &mut self.cache
@@ -88,51 +96,69 @@ impl Driver {
     /// Starts the renewal the cache asked for (`Lookup::Wait { start: true }` or
     /// `Lookup::Serve { start_refresh: true }`).
     pub fn start(&mut self, now: u64) -> Step<'_> {
+        let deadline = now.saturating_add(self.config.max_wait_ms);
         match (&self.endpoint, &self.config.endpoint) {
-            (Some(_), _) => self.endpoint_known(now),
+            (Some(_), _) => self.endpoint_known(now, deadline),
             (None, Endpoint::Issuer(issuer)) => {
                 let mut rest = discovery_urls(issuer);
                 let first = rest.remove(0);
-                self.begin(now, Phase::Discovery { rest }, discovery_request(first))
+                self.begin(
+                    now,
+                    deadline,
+                    Phase::Discovery { rest },
+                    discovery_request(first),
+                )
             }
             (None, Endpoint::TokenUrl(_)) => unreachable!("a token URL is known from the start"),
         }
     }
 
-    /// The request sent by the last [`Step::Send`] got `response`. `random` is uniform in
-    /// `[0, 1)`, for the retry jitter.
-    pub fn on_response<J: Json>(
+    /// How long the request of the last [`Step::Send`] may take, at `now`: the per-attempt
+    /// timeout, cut to what is left of `maxWaitMs` (at least 1 ms). Reading the body counts.
+    pub fn attempt_timeout_ms(&self, now: u64) -> u64 {
+        let timeout = self.config.timeout_ms;
+        match &self.renewal {
+            Some(renewal) => timeout.min(renewal.deadline.saturating_sub(now)).max(1),
+            None => timeout,
+        }
+    }
+
+    /// The request sent by the last [`Step::Send`] got `response`. `platform` parses its JSON
+    /// and URLs; `random` is uniform in `[0, 1)`, for the retry jitter.
+    pub fn on_response<P: Json + UrlParser>(
         &mut self,
         now: u64,
         response: &HttpResponse,
-        json: &J,
+        platform: &P,
         random: f64,
     ) -> Step<'_> {
         let Some(renewal) = self.renewal.take() else {
-            return self.finish(now, Err(TokenError::Aborted));
+            return self.finish(now, Err(TokenError::Aborted), random);
         };
-        if let Phase::Discovery { .. } = renewal.phase {
+        if let (Phase::Discovery { .. }, Endpoint::Issuer(issuer)) =
+            (&renewal.phase, &self.config.endpoint)
+        {
             let insecure = self.config.allow_insecure_http;
-            return match parse_metadata(json, response, insecure) {
+            return match parse_metadata(platform, response, issuer, insecure) {
                 Ok(metadata) => {
                     let auth = self
                         .config
                         .auth_method
                         .unwrap_or_else(|| metadata.default_auth_method());
                     self.endpoint = Some((metadata.token_endpoint, auth));
-                    self.endpoint_known(now)
+                    self.endpoint_known(now, renewal.deadline)
                 }
                 Err(error) => self.failed(now, renewal, error, random),
             };
         }
         let default_ms = self.config.timing.default_expires_in_ms;
-        match parse_token_response(json, response, renewal.sent_at, default_ms) {
+        match parse_token_response(platform, response, renewal.sent_at, default_ms) {
             Ok(mut token) => {
                 if let Phase::Refresh { refresh_token } = renewal.phase {
                     // A server that does not rotate keeps the one it was sent.
                     token.refresh_token.get_or_insert(refresh_token);
                 }
-                self.finish(now, Ok(token))
+                self.finish(now, Ok(token), random)
             }
             Err(error) => self.failed(now, renewal, error, random),
         }
@@ -143,13 +169,19 @@ impl Driver {
     pub fn on_unanswered(&mut self, now: u64, error: TokenError, random: f64) -> Step<'_> {
         match self.renewal.take() {
             Some(renewal) => self.failed(now, renewal, error, random),
-            None => self.finish(now, Err(error)),
+            None => self.finish(now, Err(error), random),
         }
     }
 
     /// The [`Step::Sleep`] is over: the same request goes again.
     pub fn resume(&mut self, now: u64) -> Step<'_> {
-        self.send(now)
+        match self.renewal.as_mut() {
+            Some(renewal) => {
+                renewal.sent_at = now;
+                self.send()
+            }
+            None => self.finish(now, Err(TokenError::Aborted), 0.5),
+        }
     }
 
     /// Drops the renewal under way without an outcome: every waiter left and the adapter
@@ -160,19 +192,19 @@ impl Driver {
         self.cache.cancel_flight();
     }
 
-    fn endpoint_known(&mut self, now: u64) -> Step<'_> {
+    fn endpoint_known(&mut self, now: u64, deadline: u64) -> Step<'_> {
         match self.cache.take_refresh_token() {
             Some(refresh_token) => {
                 let request = self.token_request(Grant::RefreshToken(&refresh_token));
-                self.begin(now, Phase::Refresh { refresh_token }, request)
+                self.begin(now, deadline, Phase::Refresh { refresh_token }, request)
             }
-            None => self.original_grant(now),
+            None => self.original_grant(now, deadline),
         }
     }
 
-    fn original_grant(&mut self, now: u64) -> Step<'_> {
+    fn original_grant(&mut self, now: u64, deadline: u64) -> Step<'_> {
         let request = self.token_request(Grant::original(&self.config));
-        self.begin(now, Phase::Grant, request)
+        self.begin(now, deadline, Phase::Grant, request)
     }
 
     fn token_request(&self, grant: Grant<'_>) -> HttpRequest {
@@ -180,25 +212,48 @@ impl Driver {
         token_request(&self.config, url, *auth, grant)
     }
 
-    fn begin(&mut self, now: u64, phase: Phase, request: HttpRequest) -> Step<'_> {
+    fn begin(&mut self, now: u64, deadline: u64, phase: Phase, request: HttpRequest) -> Step<'_> {
         self.renewal = Some(Renewal {
             phase,
             request,
             sent_at: now,
             retries: 0,
+            deadline,
         });
-        self.send(now)
+        self.send()
     }
 
-    fn send(&mut self, now: u64) -> Step<'_> {
-        let Some(renewal) = self.renewal.as_mut() else {
-            return self.finish(now, Err(TokenError::Aborted));
-        };
-        renewal.sent_at = now;
+    fn send(&mut self) -> Step<'_> {
+        let renewal = self.renewal.as_ref().expect("a renewal is under way");
         if !matches!(renewal.phase, Phase::Discovery { .. }) {
             self.cache.note_request();
         }
         Step::Send(renewal.request.clone())
+    }
+
+    /// Every secret the client holds, clear and form- or URL-encoded: what a server's error
+    /// text must not carry on (an IdP that echoes its request would send them back).
+    fn secrets(&self, renewal: &Renewal) -> Vec<String> {
+        let mut clear: Vec<&str> = Vec::new();
+        if let Some(secret) = &self.config.client_secret {
+            clear.push(secret.expose());
+        }
+        if let GrantConfig::Password { username, password } = &self.config.grant {
+            clear.extend([username.expose(), password.expose()]);
+        }
+        if let Phase::Refresh { refresh_token } = &renewal.phase {
+            clear.push(refresh_token.expose());
+        }
+        if let Some(token) = self.cache.refresh_token() {
+            clear.push(token.expose());
+        }
+        if let Some(token) = self.cache.token() {
+            clear.push(token.access_token.expose());
+        }
+        clear
+            .into_iter()
+            .flat_map(|s| [s.into(), percent_encode(s, true), percent_encode(s, false)])
+            .collect()
     }
 
     /// The request failed: retry it, move on to the next request, or end the renewal.
@@ -209,35 +264,45 @@ impl Driver {
         error: TokenError,
         random: f64,
     ) -> Step<'_> {
+        let error = error.cleaned(&self.secrets(&renewal));
         let unanswered = matches!(error, TokenError::Network(_) | TokenError::Timeout { .. });
         // A refresh that may have reached the server is never sent again.
         let may_retry = !(unanswered && matches!(renewal.phase, Phase::Refresh { .. }));
-        let delay = retry_delay(&error, renewal.retries, self.config.max_retries, random);
+        let delay = retry_delay(&error, renewal.retries, self.config.max_retries, random)
+            // A retry whose wait would end past maxWaitMs is not made.
+            .filter(|delay| now.saturating_add(*delay) < renewal.deadline);
         if let (true, Some(delay)) = (may_retry, delay) {
             renewal.retries += 1;
             self.renewal = Some(renewal);
             return Step::Sleep(delay);
         }
+        let deadline = renewal.deadline;
+        let time_left = now < deadline;
         match renewal.phase {
             Phase::Discovery { mut rest }
-                if !rest.is_empty() && matches!(error.status(), Some(400..=499)) =>
+                if time_left && !rest.is_empty() && matches!(error.status(), Some(400..=499)) =>
             {
                 let next = rest.remove(0);
-                self.begin(now, Phase::Discovery { rest }, discovery_request(next))
+                self.begin(
+                    now,
+                    deadline,
+                    Phase::Discovery { rest },
+                    discovery_request(next),
+                )
             }
             Phase::Refresh { refresh_token } => {
-                if self.cache.refresh_failed(&error, refresh_token) {
-                    self.original_grant(now)
+                if self.cache.refresh_failed(&error, refresh_token) && time_left {
+                    self.original_grant(now, deadline)
                 } else {
-                    self.finish(now, Err(error))
+                    self.finish(now, Err(error), random)
                 }
             }
-            _ => self.finish(now, Err(error)),
+            _ => self.finish(now, Err(error), random),
         }
     }
 
-    fn finish(&mut self, now: u64, result: Result<Token, TokenError>) -> Step<'_> {
+    fn finish(&mut self, now: u64, result: Result<Token, TokenError>, random: f64) -> Step<'_> {
         self.renewal = None;
-        Step::Done(self.cache.complete(now, result))
+        Step::Done(self.cache.complete(now, result, random))
     }
 }

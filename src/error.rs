@@ -12,7 +12,14 @@ use core::fmt;
 #[non_exhaustive]
 pub enum TokenError {
     /// The client was configured wrongly; the message says what to fix.
-    Config(String),
+    Config {
+        /// The option at fault as the npm `TokenClient` names it (`tokenUrl`, `keycloak.realm`),
+        /// or the Worker var for the Worker's own settings (`ORIGIN_URL`).
+        option: &'static str,
+        /// What is wrong and how to fix it. It may quote the value given (a host, a name):
+        /// the Worker logs it but never sends it to a caller.
+        message: String,
+    },
     /// The token endpoint answered with an OAuth error (RFC 6749 §5.2).
     Server {
         /// The `error` value, e.g. `invalid_client`.
@@ -52,7 +59,7 @@ impl TokenError {
     /// The stable code JS callers see as `err.code`.
     pub fn code(&self) -> &str {
         match self {
-            Self::Config(_) => "config",
+            Self::Config { .. } => "config",
             Self::Server { error, .. } => error,
             Self::InvalidResponse { .. } => "invalid_response",
             Self::Network(_) => "network",
@@ -102,7 +109,7 @@ impl TokenError {
             Self::Server { status, .. } | Self::InvalidResponse { status, .. } => {
                 matches!(status, 408 | 429 | 500..=599)
             }
-            Self::Config(_) | Self::Aborted => false,
+            Self::Config { .. } | Self::Aborted => false,
         }
     }
 
@@ -110,7 +117,7 @@ impl TokenError {
     /// Built by concatenation: the npm wasm carries no `core::fmt`.
     pub fn message(&self) -> String {
         match self {
-            Self::Config(message) => ["invalid configuration: ", message].concat(),
+            Self::Config { message, .. } => ["invalid configuration: ", message].concat(),
             Self::Server {
                 error,
                 description,
@@ -148,6 +155,88 @@ impl TokenError {
             Self::Aborted => "the caller aborted the wait for a token".into(),
         }
     }
+}
+
+/// Longest `error`, `error_description`, `error_uri` or content type kept from a server.
+pub const MAX_SERVER_TEXT_CHARS: usize = 256;
+
+/// What replaces a secret found in a server's text.
+pub const REDACTED: &str = "[redacted]";
+
+impl TokenError {
+    /// A config error for `option`.
+    pub fn config(option: &'static str, message: impl Into<String>) -> Self {
+        Self::Config {
+            option,
+            message: message.into(),
+        }
+    }
+
+    /// The error with every text a server chose cleaned, so that it can reach a message, a
+    /// log line or an answer: control characters removed, each occurrence of `secrets` (as
+    /// given; the caller passes their encoded forms too) replaced by `[redacted]`, at most
+    /// [`MAX_SERVER_TEXT_CHARS`] characters; an `error_uri` that is not an http(s) URL dropped.
+    /// An IdP that echoes its request can put the client secret in any of them.
+    pub fn cleaned(self, secrets: &[String]) -> Self {
+        let clean = |text: &str| clean_text(text, secrets);
+        match self {
+            Self::Server {
+                error,
+                description,
+                uri,
+                status,
+                retry_after_ms,
+            } => Self::Server {
+                error: clean(&error),
+                description: description.map(|d| clean(&d)),
+                uri: uri.map(|u| clean(&u)).filter(|u| is_web_url(u)),
+                status,
+                retry_after_ms,
+            },
+            Self::InvalidResponse {
+                status,
+                content_type,
+                reason,
+                retry_after_ms,
+            } => Self::InvalidResponse {
+                status,
+                content_type: clean(&content_type),
+                reason,
+                retry_after_ms,
+            },
+            other => other,
+        }
+    }
+}
+
+fn clean_text(text: &str, secrets: &[String]) -> String {
+    // Redacted before and after the control characters go, so that neither a secret holding
+    // one nor one split by them survives.
+    let text = redact(text, secrets);
+    let text: String = text.chars().filter(|c| !c.is_control()).collect();
+    redact(&text, secrets)
+        .chars()
+        .take(MAX_SERVER_TEXT_CHARS)
+        .collect()
+}
+
+fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.into(), |text: String, secret| {
+            if text.contains(secret.as_str()) {
+                text.replace(secret.as_str(), REDACTED)
+            } else {
+                text
+            }
+        })
+}
+
+/// `http://…` or `https://…`, with no space in it.
+fn is_web_url(text: &str) -> bool {
+    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")) && !text.contains(' ')
 }
 
 /// `n` in decimal digits.

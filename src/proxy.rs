@@ -5,12 +5,12 @@
 use alloc::{
     borrow::ToOwned,
     format,
-    string::{String, ToString},
+    string::String,
     vec::Vec,
 };
 use core::fmt;
 
-use crate::config::{Config, ConfigInput};
+use crate::config::{check_endpoint_url, Config, ConfigInput, UrlParser};
 use crate::error::TokenError;
 use crate::secret::ClientSecret;
 
@@ -18,7 +18,7 @@ use crate::secret::ClientSecret;
 pub const REPLAY_LIMIT_BYTES: u64 = 64 * 1024;
 
 /// Worker var names, and the TokenClient option each one sets (used to word errors).
-const VAR_NAMES: [(&str, &str); 16] = [
+const VAR_NAMES: [(&str, &str); 17] = [
     ("TOKEN_URL", "tokenUrl"),
     ("ISSUER", "issuer"),
     ("KEYCLOAK_BASE_URL", "keycloak.baseUrl"),
@@ -34,6 +34,7 @@ const VAR_NAMES: [(&str, &str); 16] = [
     ("DEFAULT_EXPIRES_IN_SECONDS", "defaultExpiresInSeconds"),
     ("TIMEOUT_MS", "timeoutMs"),
     ("MAX_RETRIES", "maxRetries"),
+    ("MAX_WAIT_MS", "maxWaitMs"),
     ("ALLOW_INSECURE_HTTP", "allowInsecureHttp"),
 ];
 
@@ -73,36 +74,51 @@ pub struct ProxyConfig {
     pub debug_log: bool,
 }
 
-fn config_error(message: impl Into<String>) -> TokenError {
-    TokenError::Config(message.into())
+fn config_error(var: &'static str, message: impl Into<String>) -> TokenError {
+    TokenError::config(var, message)
 }
 
-/// Builds the proxy configuration from Worker vars and secrets (`var(name)`). Errors name the
-/// variable to fix and never quote a secret.
-pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig, TokenError> {
+/// The Worker var that sets a `TokenClient` option (the name itself for the Worker's own).
+pub fn var_name(option: &'static str) -> &'static str {
+    VAR_NAMES
+        .iter()
+        .find(|(_, o)| *o == option)
+        .map_or(option, |(var, _)| var)
+}
+
+/// Builds the proxy configuration from Worker vars and secrets (`var(name)`), with URLs read by
+/// the platform's parser. Errors name the variable to fix and never quote a secret.
+pub fn proxy_config(
+    var: impl Fn(&str) -> Option<String>,
+    urls: &impl UrlParser,
+) -> Result<ProxyConfig, TokenError> {
     let get = |name: &str| {
         var(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let number = |name: &str| -> Result<Option<f64>, TokenError> {
+    let number = |name: &'static str| -> Result<Option<f64>, TokenError> {
         get(name)
             .map(|text| {
                 text.parse::<f64>()
-                    .map_err(|_| config_error(format!("{name} must be a number")))
+                    .map_err(|_| config_error(name, format!("{name} must be a number")))
             })
             .transpose()
     };
-    let flag = |name: &str| -> Result<bool, TokenError> {
+    let flag = |name: &'static str| -> Result<bool, TokenError> {
         match get(name).as_deref() {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
-            Some(_) => Err(config_error(format!("{name} must be true or false"))),
+            Some(_) => Err(config_error(name, format!("{name} must be true or false"))),
         }
     };
 
-    let origin_url = get("ORIGIN_URL")
-        .ok_or_else(|| config_error("ORIGIN_URL is required: the URL requests are forwarded to"))?;
+    let origin_url = get("ORIGIN_URL").ok_or_else(|| {
+        config_error(
+            "ORIGIN_URL",
+            "ORIGIN_URL is required: the URL requests are forwarded to",
+        )
+    })?;
     let (origin, origin_base) = split_origin(&origin_url)?;
 
     let keycloak = match (get("KEYCLOAK_BASE_URL"), get("KEYCLOAK_REALM")) {
@@ -110,6 +126,7 @@ pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig,
         (None, None) => None,
         _ => {
             return Err(config_error(
+                "KEYCLOAK_REALM",
                 "set both KEYCLOAK_BASE_URL and KEYCLOAK_REALM, or neither",
             ))
         }
@@ -135,6 +152,7 @@ pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig,
         default_expires_in_seconds: number("DEFAULT_EXPIRES_IN_SECONDS")?,
         timeout_ms: number("TIMEOUT_MS")?,
         max_retries: number("MAX_RETRIES")?,
+        max_wait_ms: number("MAX_WAIT_MS")?,
         allow_insecure_http: flag("ALLOW_INSECURE_HTTP")?,
         ..ConfigInput::default()
     };
@@ -146,22 +164,26 @@ pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig,
     match endpoints.iter().filter(|set| **set).count() {
         0 => {
             return Err(config_error(
+                "TOKEN_URL",
                 "set TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
             ))
         }
         1 => {}
         _ => {
             return Err(config_error(
+                "TOKEN_URL",
                 "set only one of TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
             ))
         }
     }
     let var_names = |error| match error {
-        TokenError::Config(message) => config_error(with_var_names(&message)),
+        TokenError::Config { option, message } => {
+            config_error(var_name(option), with_var_names(&message))
+        }
         other => other,
     };
-    let client = input.validate().map_err(var_names)?;
-    crate::config::check_endpoint_url("ORIGIN_URL", &origin_url, client.allow_insecure_http)
+    let client = input.validate(urls).map_err(var_names)?;
+    check_endpoint_url("ORIGIN_URL", &origin_url, client.allow_insecure_http, urls)
         .map_err(var_names)?;
 
     let keys: Vec<ProxyKey> = get("PROXY_KEYS")
@@ -176,6 +198,7 @@ pub fn proxy_config(var: impl Fn(&str) -> Option<String>) -> Result<ProxyConfig,
         (true, true) => Access::Anonymous,
         (true, false) => {
             return Err(config_error(
+                "PROXY_KEYS",
                 "PROXY_KEYS is not set: set it (wrangler secret put PROXY_KEYS) to the comma-separated keys callers may present, or ALLOW_ANONYMOUS=true if this Worker is reached only through service bindings",
             ))
         }
@@ -222,7 +245,7 @@ fn with_var_names(message: &str) -> String {
 /// (`https://api.example.com:8443`, `https://api.example.com:8443/v1`).
 fn split_origin(url: &str) -> Result<(String, String), TokenError> {
     let bad = || {
-        config_error("ORIGIN_URL must be an absolute http(s) URL without query, fragment or credentials, such as https://api.example.com/v1")
+        config_error("ORIGIN_URL", "ORIGIN_URL must be an absolute http(s) URL without query, fragment or credentials, such as https://api.example.com/v1")
     };
     let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
     let scheme = scheme.to_ascii_lowercase();
@@ -270,9 +293,15 @@ pub fn check_access(access: &Access, presented: Option<&str>) -> Result<(), Refu
     }
 }
 
-/// Equal-length comparison whose time does not depend on where the bytes differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Whether `presented` equals `key`, in a time that depends on the key's length only: every
+/// byte of the key is compared (with the presented bytes taken round-robin), whatever the
+/// presented length and wherever the bytes differ.
+fn constant_time_eq(key: &[u8], presented: &[u8]) -> bool {
+    let count = presented.len().max(1);
+    let differ = key.iter().enumerate().fold(0u8, |acc, (i, x)| {
+        acc | (x ^ presented.get(i % count).copied().unwrap_or(0))
+    });
+    (differ == 0) & (key.len() == presented.len())
 }
 
 /// The path and query of an absolute request URL (`scheme://authority/path?query`), as the
@@ -350,12 +379,13 @@ pub fn hop_by_hop_headers(connection: &str) -> impl Iterator<Item = &str> {
         .chain(connection_names(connection))
 }
 
-/// The header names a `Connection` header lists (each hop-by-hop for this connection).
+/// The header names a `Connection` header lists (each hop-by-hop for this connection). What
+/// is not a header name (`a b`, say) names no header, and is skipped: it could not be deleted.
 pub fn connection_names(connection: &str) -> impl Iterator<Item = &str> {
     connection
         .split(',')
         .map(str::trim)
-        .filter(|name| !name.is_empty())
+        .filter(|name| crate::config::is_header_name(name))
 }
 
 /// Whether an inbound request header is dropped on the way to the origin.
@@ -386,24 +416,48 @@ pub struct FailureAnswer {
 }
 
 /// The answer for a token failure: 503 with `Retry-After` while the token endpoint rate-limits
-/// or is unavailable (429, 503, network, timeout), 502 for any other error from it.
-pub fn token_failure(error: &TokenError) -> FailureAnswer {
+/// or is unavailable (429, 5xx, network, timeout), 502 for any other error from it, 500 for
+/// bad configuration. `retry_after_ms`: the client's cooldown, when one runs. The message is
+/// the Worker's own: nothing a server wrote (its `error_description`) and no configured value
+/// reaches the caller; the full error goes to the log.
+pub fn token_failure(error: &TokenError, retry_after_ms: Option<u64>) -> FailureAnswer {
     let unavailable = matches!(error, TokenError::Network(_) | TokenError::Timeout { .. })
-        || matches!(error.status(), Some(429 | 503));
-    let (status, kind) = match error {
-        TokenError::Config(_) => (500, "configuration"),
-        _ if unavailable => (503, "token_endpoint_unavailable"),
-        _ => (502, "token_endpoint_error"),
+        || matches!(error.status(), Some(429 | 500..=599));
+    let (status, kind, message) = match error {
+        TokenError::Config { option, .. } => {
+            let var = var_name(option);
+            let message = format!("invalid configuration: {var} is not valid; the Worker's log says why");
+            return FailureAnswer {
+                status: 500,
+                retry_after_seconds: None,
+                body: json_error("configuration", "config", &message),
+            };
+        }
+        _ if unavailable => (
+            503,
+            "token_endpoint_unavailable",
+            "the token endpoint is unavailable or rate-limiting: try again after Retry-After",
+        ),
+        TokenError::Server { .. } => (
+            502,
+            "token_endpoint_error",
+            "the token endpoint refused to issue a token (code says why)",
+        ),
+        _ => (
+            502,
+            "token_endpoint_error",
+            "the token endpoint's answer was not a usable token response",
+        ),
     };
     let retry_after_seconds = (status == 503).then(|| {
-        error
-            .retry_after_ms()
-            .map_or(5, |ms| ms.div_ceil(1000).clamp(1, 300))
+        retry_after_ms
+            .or(error.retry_after_ms())
+            .map_or(5, |ms| ms.div_ceil(1000).clamp(1, 3_600))
     });
     FailureAnswer {
         status,
         retry_after_seconds,
-        body: json_error(kind, error.code(), &error.to_string()),
+        body: json_error(kind, error.code(), message),
     }
 }
 

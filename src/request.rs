@@ -133,6 +133,7 @@ pub fn token_request(
 /// (`https://h/realms/x` → `https://h/.well-known/oauth-authorization-server/realms/x`).
 /// Servers that append that suffix to the issuer too are tried last.
 pub fn discovery_urls(issuer: &str) -> Vec<String> {
+    let issuer = issuer.trim_end_matches('/');
     // The issuer passed `check_endpoint_url`: it starts with `scheme://`.
     let host_start = issuer.find(':').map_or(0, |i| i + 3);
     let path_start = issuer

@@ -5,7 +5,7 @@
 //! core sees a parsed object through [`Json`] and [`JsonObject`] and checks its fields, which
 //! keeps a JSON parser out of the wasm.
 
-use crate::config::{check_endpoint_url, AuthMethod};
+use crate::config::{endpoint_url_problem, AuthMethod, UrlParser};
 use crate::error::TokenError;
 use crate::secret::{AccessToken, RefreshToken};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
@@ -199,7 +199,13 @@ pub fn parse_token_response<J: Json>(
 ) -> Result<Token, TokenError> {
     let object = parse_json_body(json, response)?;
     let access_token = match object.field("access_token") {
-        Field::Str(token) if !token.is_empty() => token,
+        Field::Str(token) if is_token_text(&token) => token,
+        Field::Str(token) if !token.is_empty() => {
+            return Err(invalid(
+                response,
+                "access_token holds characters other than visible ASCII (spaces and line breaks included)",
+            ))
+        }
         _ => {
             return Err(invalid(
                 response,
@@ -209,8 +215,13 @@ pub fn parse_token_response<J: Json>(
     };
     let token_type = match object.field("token_type") {
         Field::Missing | Field::Null => "Bearer".to_owned(),
-        Field::Str(kind) if !kind.is_empty() => normalise_token_type(kind),
-        _ => return Err(invalid(response, "token_type is not a string")),
+        Field::Str(kind) if is_token_text(&kind) => normalise_token_type(kind),
+        _ => {
+            return Err(invalid(
+                response,
+                "token_type is not a non-empty string of visible ASCII",
+            ))
+        }
     };
     let bad_expires_in = || invalid(response, "expires_in is not a number of seconds");
     let expires_in_ms = match object.field("expires_in") {
@@ -223,8 +234,9 @@ pub fn parse_token_response<J: Json>(
         ),
         _ => return Err(bad_expires_in()),
     };
-    let jwt_exp_ms = jwt_exp_seconds(json, &access_token).and_then(seconds_to_ms);
-    let expires_at_ms = expires_at(sent_at_ms, expires_in_ms, jwt_exp_ms, default_expires_in_ms);
+    let claims = jwt_times(json, &access_token);
+    let expires_at_ms = expires_at(sent_at_ms, expires_in_ms, claims, default_expires_in_ms)
+        .ok_or_else(|| invalid(response, "the access token's own claims say it has expired"))?;
     let text = |name| match object.field(name) {
         Field::Str(s) if !s.is_empty() => Some(s),
         _ => None,
@@ -239,22 +251,46 @@ pub fn parse_token_response<J: Json>(
     })
 }
 
-/// Works out when a token expires. `expires_in` counts from the send time; a JWT `exp` is
-/// rounded down by servers, so the earlier of the two wins. An `exp` at or before the send
-/// time means the clocks disagree, and it is ignored rather than refreshing forever.
+/// The `iat` and `exp` claims of a JWT access token, in ms since the epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JwtTimes {
+    /// `iat`, when the token was issued by the server's clock.
+    pub iat_ms: Option<u64>,
+    /// `exp`, when it expires by the server's clock.
+    pub exp_ms: Option<u64>,
+}
+
+/// Works out when a token expires, or `None` when its own claims say it already has.
+///
+/// `expires_in` counts from the send time. A JWT with `iat` and `exp` says how long it lives
+/// (`exp − iat`), which also counts from the send time: a local clock minutes off then neither
+/// serves it late nor drops it early; the shorter of the two lifetimes wins. A JWT with `exp`
+/// alone is compared with the local clock, and wins when earlier (servers round it down); an
+/// `exp` already past is ignored when `expires_in` says otherwise (the clocks disagree) and
+/// refused when nothing else does. `exp ≤ iat` is refused.
 pub fn expires_at(
     sent_at_ms: u64,
     expires_in_ms: Option<u64>,
-    jwt_exp_ms: Option<u64>,
+    jwt: JwtTimes,
     default_ms: u64,
-) -> u64 {
-    let exp = jwt_exp_ms.filter(|&exp| exp > sent_at_ms);
-    match (expires_in_ms.map(|ms| sent_at_ms.saturating_add(ms)), exp) {
-        (Some(by_expires_in), Some(exp)) => by_expires_in.min(exp),
-        (Some(by_expires_in), None) => by_expires_in,
-        (None, Some(exp)) => exp,
-        (None, None) => sent_at_ms.saturating_add(default_ms),
+) -> Option<u64> {
+    let by_expires_in = expires_in_ms.map(|ms| sent_at_ms.saturating_add(ms));
+    match (jwt.iat_ms, jwt.exp_ms) {
+        (Some(iat), Some(exp)) if exp <= iat => None,
+        (Some(iat), Some(exp)) => {
+            let by_claims = sent_at_ms.saturating_add(exp - iat);
+            Some(by_expires_in.map_or(by_claims, |at| at.min(by_claims)))
+        }
+        (_, Some(exp)) if exp > sent_at_ms => Some(by_expires_in.map_or(exp, |at| at.min(exp))),
+        (_, Some(_)) => by_expires_in,
+        (_, None) => Some(by_expires_in.unwrap_or(sent_at_ms.saturating_add(default_ms))),
     }
+}
+
+/// Visible ASCII without spaces (0x21–0x7E): all a token or token type may hold, since it
+/// goes into a header as it is.
+fn is_token_text(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 /// `"3600"` or `"3600.5"` as seconds: the forms servers send `expires_in` in as a string.
@@ -289,16 +325,22 @@ fn normalise_token_type(kind: String) -> String {
     }
 }
 
-/// The `exp` claim of a JWT, decoded but not verified; `None` for opaque tokens.
-fn jwt_exp_seconds<J: Json>(json: &J, token: &str) -> Option<f64> {
-    let mut parts = token.split('.');
-    let (_header, payload) = (parts.next()?, parts.next()?);
-    parts.next()?;
-    let bytes = base64url_decode(payload)?;
-    let claims = json.parse_object(core::str::from_utf8(&bytes).ok()?)?;
-    match claims.field("exp") {
-        Field::Num(exp) => Some(exp),
+/// The `iat` and `exp` claims of a JWT, decoded but not verified; none for opaque tokens.
+fn jwt_times<J: Json>(json: &J, token: &str) -> JwtTimes {
+    let claims = (|| {
+        let mut parts = token.split('.');
+        let (_header, payload) = (parts.next()?, parts.next()?);
+        parts.next()?;
+        let bytes = base64url_decode(payload)?;
+        json.parse_object(core::str::from_utf8(&bytes).ok()?)
+    })();
+    let time = |name| match claims.as_ref()?.field(name) {
+        Field::Num(seconds) => seconds_to_ms(seconds),
         _ => None,
+    };
+    JwtTimes {
+        iat_ms: time("iat"),
+        exp_ms: time("exp"),
     }
 }
 
@@ -325,25 +367,37 @@ fn base64url_decode(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Parses a discovery document and checks its `token_endpoint` by the same https rule as a
-/// configured one.
-pub fn parse_metadata<J: Json>(
-    json: &J,
+/// Parses a discovery document: a 200 JSON object whose `issuer` is exactly `issuer`, the
+/// one configured (RFC 8414 §3.3, OpenID Connect Discovery §4.3), and whose `token_endpoint`
+/// passes the same URL rules as a configured one.
+pub fn parse_metadata<P: Json + UrlParser>(
+    platform: &P,
     response: &HttpResponse,
+    issuer: &str,
     allow_insecure_http: bool,
 ) -> Result<Metadata, TokenError> {
-    let object = parse_json_body(json, response)?;
+    let object = parse_json_body(platform, response)?;
+    if response.status != 200 {
+        return Err(invalid(response, "a discovery document comes with status 200"));
+    }
+    if object.field("issuer") != Field::Str(issuer.to_owned()) {
+        return Err(invalid(
+            response,
+            "the discovery document's issuer is not the configured issuer: check the issuer option",
+        ));
+    }
     let Field::Str(token_endpoint) = object.field("token_endpoint") else {
         return Err(invalid(
             response,
             "the discovery document has no token_endpoint",
         ));
     };
-    check_endpoint_url(
-        "token_endpoint (from discovery)",
-        &token_endpoint,
-        allow_insecure_http,
-    )?;
+    if let Some(problem) = endpoint_url_problem(&token_endpoint, allow_insecure_http, platform) {
+        return Err(invalid(
+            response,
+            &["the discovery document's token_endpoint", &problem].concat(),
+        ));
+    }
     let auth_methods = match object.field("token_endpoint_auth_methods_supported") {
         Field::Strings(methods) => methods,
         _ => Vec::new(),

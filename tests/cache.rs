@@ -7,7 +7,7 @@
 mod common;
 
 use common::{complete, look, token, token_with, Done, Look, ACCESS_TOKEN, REFRESH_TOKEN, T0};
-use edge_oauth::cache::{Lookup, Outcome, Stats, TokenCache};
+use edge_oauth::cache::{Refusal, Lookup, Outcome, Stats, TokenCache};
 use edge_oauth::config::Timing;
 use edge_oauth::TokenError;
 
@@ -288,9 +288,16 @@ fn stale_if_error_before_expiry() {
             fresh_until: FRESH_UNTIL
         }
     );
-    // Never a token at or past expires_at.
-    assert_eq!(look(&mut cache, E), WAIT_START);
+    // Never a token at or past expires_at; the second failure's cooldown (1–2 s) runs.
+    assert_eq!(
+        look(&mut cache, E),
+        Look::CoolingDown {
+            code: "network".into(),
+            retry_after_ms: 1_499
+        }
+    );
     assert!(cache.token().is_none());
+    assert_eq!(look(&mut cache, E - 1 + 1_500), WAIT_START);
 }
 
 #[test]
@@ -321,7 +328,14 @@ fn failure_after_expiry_fails_and_never_serves_the_old_token() {
         Done::Failed("timeout".into())
     );
     assert!(cache.token().is_none());
-    assert_eq!(look(&mut cache, E + 1), WAIT_START);
+    assert_eq!(
+        look(&mut cache, E + 1),
+        Look::CoolingDown {
+            code: "timeout".into(),
+            retry_after_ms: 749
+        }
+    );
+    assert_eq!(look(&mut cache, E + 750), WAIT_START);
 }
 
 #[test]
@@ -358,7 +372,11 @@ fn failure_does_not_poison_the_cache() {
         Done::Failed("invalid_client".into())
     );
     assert!(!cache.in_flight());
-    assert_eq!(look(&mut cache, T0 + 11), WAIT_START);
+    assert!(matches!(
+        look(&mut cache, T0 + 11),
+        Look::CoolingDown { .. }
+    ));
+    assert_eq!(look(&mut cache, T0 + 10 + 750), WAIT_START);
     assert_eq!(
         complete(&mut cache, T0 + 20, Ok(token(T0 + 11, T0 + 11 + HOUR))),
         Done::Fresh {
@@ -381,9 +399,13 @@ fn failure_does_not_poison_the_cache() {
 fn the_failed_outcome_carries_the_error() {
     let mut cache = TokenCache::new(Timing::default());
     assert_eq!(look(&mut cache, T0), WAIT_START);
-    match cache.complete(T0 + 1, Err(TokenError::Network("dns failure".into()))) {
-        Outcome::Failed(error) => {
+    match cache.complete(T0 + 1, Err(TokenError::Network("dns failure".into())), 0.5) {
+        Outcome::Failed {
+            error,
+            retry_after_ms,
+        } => {
             assert_eq!(error, TokenError::Network("dns failure".into()));
+            assert_eq!(retry_after_ms, 750, "the first cooldown: half to all of 1 s");
         }
         other => panic!("{other:?}"),
     }
@@ -474,7 +496,15 @@ fn invalidate_ends_stale_serving() {
         Done::Stale { .. }
     ));
     cache.invalidate();
-    assert_eq!(look(&mut cache, SERVE_UNTIL + 1), WAIT_START);
+    // Nothing to serve, and the cooldown holds: invalidate() does not bypass it.
+    assert_eq!(
+        look(&mut cache, SERVE_UNTIL + 1),
+        Look::CoolingDown {
+            code: "network".into(),
+            retry_after_ms: 749
+        }
+    );
+    assert_eq!(look(&mut cache, SERVE_UNTIL + 750), WAIT_START);
 }
 
 #[test]
@@ -511,8 +541,8 @@ fn stats_counters() {
 fn a_token_expired_on_arrival_is_a_failure() {
     let mut cache = TokenCache::new(Timing::default());
     assert_eq!(look(&mut cache, T0), WAIT_START);
-    match cache.complete(T0 + 5_000, Ok(token(T0, T0 + 5_000))) {
-        Outcome::Failed(error) => {
+    match cache.complete(T0 + 5_000, Ok(token(T0, T0 + 5_000)), 0.5) {
+        Outcome::Failed { error, .. } => {
             assert_eq!(error.code(), "invalid_response");
             assert_eq!(error.status(), Some(200));
             assert!(!error.retryable());
@@ -525,7 +555,7 @@ fn a_token_expired_on_arrival_is_a_failure() {
     }
     assert!(cache.token().is_none());
     assert_eq!(cache.stats().failures, 1);
-    assert_eq!(look(&mut cache, T0 + 5_001), WAIT_START);
+    assert_eq!(look(&mut cache, T0 + 5_750), WAIT_START);
 }
 
 #[test]
@@ -601,7 +631,7 @@ fn a_cold_cache_has_no_refresh_token() {
 fn the_refresh_token_is_kept_apart_from_the_served_token() {
     let mut cache = TokenCache::new(Timing::default());
     look(&mut cache, T0);
-    match cache.complete(T0 + 200, Ok(token(T0, E))) {
+    match cache.complete(T0 + 200, Ok(token(T0, E)), 0.5) {
         Outcome::Fresh { token, .. } => {
             assert_eq!(token.access_token.expose(), ACCESS_TOKEN);
             assert!(
@@ -723,6 +753,17 @@ fn a_refused_or_unanswered_refresh_spends_the_refresh_token() {
     let spent = [
         server_error("invalid_grant", 400),
         server_error("invalid_grant", 401),
+        // Refused with another code, or with no usable body: servers answer an expired or
+        // revoked refresh token in all these ways.
+        server_error("invalid_client", 401),
+        server_error("invalid_request", 400),
+        server_error("unauthorized_client", 400),
+        TokenError::InvalidResponse {
+            status: 400,
+            content_type: "".into(),
+            reason: "the body is empty".into(),
+            retry_after_ms: None,
+        },
         network(),
         TokenError::Timeout { timeout_ms: 10_000 },
         TokenError::Aborted,
@@ -738,12 +779,11 @@ fn a_refused_or_unanswered_refresh_spends_the_refresh_token() {
 }
 
 #[test]
-fn other_answers_leave_the_refresh_token_unused() {
+fn answers_that_are_retried_leave_the_refresh_token_unused() {
     let errors = [
-        server_error("invalid_client", 401),
-        server_error("invalid_request", 400),
-        server_error("unauthorized_client", 400),
         server_error("server_error", 500),
+        server_error("slow_down", 429),
+        server_error("temporarily_unavailable", 503),
         TokenError::InvalidResponse {
             status: 500,
             content_type: "text/html".into(),
@@ -760,28 +800,31 @@ fn other_answers_leave_the_refresh_token_unused() {
 }
 
 #[test]
-fn invalidate_token_drops_only_the_token_it_names() {
+fn a_refusal_drops_only_the_token_it_names() {
     let mut cache = warm_cache();
-    assert!(!cache.invalidate_token("some-other-token"));
+    for other in ["some-other-token", "", &format!("Bearer {ACCESS_TOKEN}")] {
+        assert_eq!(cache.token_refused(T0 + 500, other, 0.5), Refusal::Renew);
+    }
     assert_eq!(cache.token().unwrap().access_token.expose(), ACCESS_TOKEN);
-    assert!(!cache.invalidate_token(""));
-    assert!(!cache.invalidate_token(&format!("Bearer {ACCESS_TOKEN}")));
     assert_eq!(
         look(&mut cache, T0 + 1_000),
         serve(E, FRESH_UNTIL, false),
         "still served"
     );
 
-    assert!(cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(
+        cache.token_refused(T0 + 1_000, ACCESS_TOKEN, 0.5),
+        Refusal::Renew
+    );
     assert!(cache.token().is_none());
     assert_eq!(refresh_token_of(&cache), Some(REFRESH_TOKEN));
     assert_eq!(look(&mut cache, T0 + 1_001), WAIT_START);
 }
 
 #[test]
-fn invalidate_token_on_an_empty_cache() {
+fn a_refusal_on_an_empty_cache() {
     let mut cache = TokenCache::new(Timing::default());
-    assert!(!cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(cache.token_refused(T0, ACCESS_TOKEN, 0.5), Refusal::Renew);
     assert_eq!(look(&mut cache, T0), WAIT_START);
 }
 
@@ -793,10 +836,16 @@ fn two_401s_with_the_same_old_token_cause_one_renewal() {
     assert_eq!(look(&mut cache, T0 + 1_000), serve(E, FRESH_UNTIL, false));
 
     // The first drops it and renews.
-    assert!(cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(
+        cache.token_refused(T0 + 1_100, ACCESS_TOKEN, 0.5),
+        Refusal::Renew
+    );
     assert_eq!(look(&mut cache, T0 + 1_100), WAIT_START);
     // The second, while the renewal runs: nothing to drop, it joins the flight.
-    assert!(!cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(
+        cache.token_refused(T0 + 1_150, ACCESS_TOKEN, 0.5),
+        Refusal::Renew
+    );
     assert_eq!(look(&mut cache, T0 + 1_150), WAIT_JOIN);
     let e2 = T0 + 1_100 + HOUR;
     complete(
@@ -806,8 +855,62 @@ fn two_401s_with_the_same_old_token_cause_one_renewal() {
     );
 
     // A third, late with the same old token: the new token stays.
-    assert!(!cache.invalidate_token(ACCESS_TOKEN));
+    assert_eq!(
+        cache.token_refused(T0 + 1_300, ACCESS_TOKEN, 0.5),
+        Refusal::Renew
+    );
     assert_eq!(cache.token().unwrap().access_token.expose(), "B");
     assert_eq!(look(&mut cache, T0 + 1_300), serve(e2, e2 - 60_000, false));
     assert_eq!(cache.stats().refreshes, 1);
+}
+
+#[test]
+fn a_refused_replacement_is_passed_back_until_a_doubling_cooldown_ends() {
+    let mut cache = warm_cache();
+    let mut now = T0 + 1_000;
+    let mut renewals = 0;
+    // An API that refuses every token: each replacement is refused too.
+    for (name, cooldown) in [("B", 1_000), ("C", 2_000), ("D", 4_000)] {
+        let refused = cache.token().unwrap().access_token.expose().to_owned();
+        assert_eq!(cache.token_refused(now, &refused, 0.99), Refusal::Renew);
+        assert_eq!(look(&mut cache, now), WAIT_START);
+        renewals += 1;
+        complete(&mut cache, now, Ok(token_with(now, now + HOUR, name, None)));
+        assert!(cache.awaits_acceptance());
+        // Refused too: a failure, with a cooldown; the token stays and the 401 goes back.
+        assert_eq!(cache.token_refused(now + 10, name, 0.99), Refusal::PassBack);
+        let failures = cache.stats().failures;
+        for later in [now + 20, now + 10 + cooldown * 99 / 100 - 1] {
+            assert_eq!(cache.token_refused(later, name, 0.99), Refusal::PassBack);
+        }
+        assert_eq!(cache.stats().failures, failures, "counted once");
+        assert_eq!(cache.token().unwrap().access_token.expose(), name);
+        now += 10 + cooldown;
+    }
+    assert_eq!(renewals, 3);
+    assert_eq!(cache.stats().failures, 3);
+}
+
+#[test]
+fn an_accepted_replacement_is_renewed_again_on_a_later_refusal() {
+    let mut cache = warm_cache();
+    assert_eq!(
+        cache.token_refused(T0 + 1_000, ACCESS_TOKEN, 0.5),
+        Refusal::Renew
+    );
+    look(&mut cache, T0 + 1_000);
+    complete(
+        &mut cache,
+        T0 + 1_100,
+        Ok(token_with(T0 + 1_000, T0 + HOUR, "B", None)),
+    );
+    assert!(cache.awaits_acceptance());
+    cache.token_accepted("other");
+    assert!(cache.awaits_acceptance(), "another token proves nothing");
+    cache.token_accepted("B");
+    assert!(!cache.awaits_acceptance());
+    // Revoked later: renewed at once.
+    assert_eq!(cache.token_refused(T0 + 5_000, "B", 0.5), Refusal::Renew);
+    assert!(cache.token().is_none());
+    assert_eq!(cache.stats().failures, 0);
 }

@@ -73,12 +73,12 @@ fn flat(step: Step<'_>) -> S {
             access_token: token.access_token.expose().to_owned(),
             expires_at: token.expires_at_ms,
         },
-        Step::Done(Outcome::Failed(error)) => S::Failed(error),
+        Step::Done(Outcome::Failed { error, .. }) => S::Failed(error),
     }
 }
 
 fn driver(input: ConfigInput) -> Driver {
-    Driver::new(input.validate().expect("valid configuration"))
+    Driver::new(input.validate(&SerdeJson).expect("valid configuration"))
 }
 
 fn issuer_input() -> ConfigInput {
@@ -237,7 +237,7 @@ fn served(d: &mut Driver, now: u64) -> Option<(String, bool)> {
             start_refresh,
             ..
         } => Some((token.access_token.expose().to_owned(), start_refresh)),
-        Lookup::Wait { .. } => None,
+        Lookup::Wait { .. } | Lookup::CoolingDown { .. } => None,
     }
 }
 
@@ -461,7 +461,15 @@ fn retry_after_503_sleeps_as_told_then_fails_with_the_server_error_when_retries_
     let stats = d.cache().stats();
     assert_eq!((stats.token_requests, stats.failures), (2, 1));
     assert!(!d.cache().in_flight());
-    assert_eq!(look(d.cache(), T0 + 2300), WAIT_START, "no token to serve");
+    // No token to serve, and the server's Retry-After holds every caller off.
+    assert_eq!(
+        look(d.cache(), T0 + 2300),
+        Look::CoolingDown {
+            code: "temporarily_unavailable".into(),
+            retry_after_ms: 1_900
+        }
+    );
+    assert_eq!(look(d.cache(), T0 + 4200), WAIT_START);
 }
 
 /// A 503 without an OAuth error body ends, once retries run out, as a retryable invalid_response.
@@ -636,12 +644,12 @@ fn unanswered_refresh_is_not_retried_and_the_refresh_token_is_spent() {
         let request = renew_after_invalidate(&mut d, T0 + 60_000);
         assert_refresh(&request, REFRESH_TOKEN);
 
-        let fallback = sent(unanswered(&mut d, T0 + 70_000, error, 0.5));
+        let fallback = sent(unanswered(&mut d, T0 + 65_000, error, 0.5));
         assert_client_credentials(&fallback);
         assert!(d.cache().refresh_token().is_none(), "{code}");
 
-        let step = answer(&mut d, T0 + 70_100, 200, &token_body(ACCESS_TOKEN_2, None));
-        assert_eq!(fresh(step, T0 + 70_000 + HOUR), ACCESS_TOKEN_2, "{code}");
+        let step = answer(&mut d, T0 + 65_100, 200, &token_body(ACCESS_TOKEN_2, None));
+        assert_eq!(fresh(step, T0 + 65_000 + HOUR), ACCESS_TOKEN_2, "{code}");
         let request = renew_after_invalidate(&mut d, T0 + 120_000);
         assert_client_credentials(&request);
     }
@@ -677,8 +685,8 @@ fn refresh_failing_with_a_5xx_keeps_the_refresh_token_for_the_next_renewal() {
         Some(REFRESH_TOKEN)
     );
 
-    assert_eq!(look(d.cache(), T0 + 61_000), WAIT_START);
-    let request = sent(start(&mut d, T0 + 61_000));
+    assert_eq!(look(d.cache(), T0 + 61_100), WAIT_START, "after the cooldown");
+    let request = sent(start(&mut d, T0 + 61_100));
     assert_refresh(&request, REFRESH_TOKEN);
 }
 

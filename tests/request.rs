@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{config, input, SECRET};
+use common::{config, input, SerdeJson, SECRET};
 use edge_oauth::config::{AuthMethod, ConfigInput, Endpoint};
 use edge_oauth::request::{
     base64_encode, discovery_request, discovery_urls, percent_encode, token_request, Grant,
@@ -35,7 +35,7 @@ fn with_id_secret(id: &str, secret: &str) -> ConfigInput {
 }
 
 fn request_for(input: ConfigInput, auth: AuthMethod) -> HttpRequest {
-    let config = input.validate().expect("valid configuration");
+    let config = input.validate(&SerdeJson).expect("valid configuration");
     token_request(&config, TOKEN_URL, auth, Grant::ClientCredentials)
 }
 
@@ -132,7 +132,7 @@ fn none_sends_only_the_client_id() {
         client_id: Some("public-app".into()),
         ..input()
     };
-    let config = input.validate().unwrap();
+    let config = input.validate(&SerdeJson).unwrap();
     assert_eq!(config.auth_method, Some(AuthMethod::None));
     let request = token_request(
         &config,
@@ -227,7 +227,7 @@ fn keycloak_url_from_base_and_realm() {
             keycloak: Some((base.into(), "ncp".into())),
             ..input()
         };
-        let config = input.validate().unwrap();
+        let config = input.validate(&SerdeJson).unwrap();
         assert_eq!(
             config.endpoint,
             Endpoint::TokenUrl(
@@ -245,7 +245,7 @@ fn keycloak_url_keeps_a_base_path_and_encodes_the_realm() {
         keycloak: Some(("https://idp.example.test/auth/".into(), "my realm/x".into())),
         ..input()
     };
-    let config = input.validate().unwrap();
+    let config = input.validate(&SerdeJson).unwrap();
     assert_eq!(
         config.endpoint,
         Endpoint::TokenUrl(
@@ -264,7 +264,7 @@ fn keycloak_token_request_uses_the_built_url() {
         auth_method: Some("client_secret_post".into()),
         ..input()
     };
-    let config = input.validate().unwrap();
+    let config = input.validate(&SerdeJson).unwrap();
     let Endpoint::TokenUrl(url) = &config.endpoint else {
         panic!("keycloak gives a token URL");
     };
@@ -285,15 +285,20 @@ fn keycloak_token_request_uses_the_built_url() {
 }
 
 #[test]
-fn issuer_trailing_slash_is_trimmed() {
+fn issuer_trailing_slash_is_kept_for_the_issuer_check_and_trimmed_for_discovery() {
     let input = ConfigInput {
         token_url: None,
         issuer: Some("https://auth.apiture.example/".into()),
         ..input()
     };
     assert_eq!(
-        input.validate().unwrap().endpoint,
-        Endpoint::Issuer("https://auth.apiture.example".into())
+        input.validate(&SerdeJson).unwrap().endpoint,
+        Endpoint::Issuer("https://auth.apiture.example/".into()),
+        "the metadata's issuer must equal it exactly"
+    );
+    assert_eq!(
+        edge_oauth::request::discovery_urls("https://auth.apiture.example/")[0],
+        "https://auth.apiture.example/.well-known/openid-configuration"
     );
 }
 

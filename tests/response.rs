@@ -6,7 +6,8 @@ mod common;
 use common::{fixture, json_200, response, SerdeJson, ACCESS_TOKEN, REFRESH_TOKEN, T0};
 use edge_oauth::config::AuthMethod;
 use edge_oauth::response::{
-    expires_at, parse_metadata, parse_token_response, HttpResponse, Metadata, Token, MAX_BODY_BYTES,
+    expires_at, parse_metadata, parse_token_response, HttpResponse, JwtTimes, Metadata, Token,
+    MAX_BODY_BYTES,
 };
 use edge_oauth::TokenError;
 
@@ -136,49 +137,143 @@ fn jwt_exp_earlier_than_expires_in_wins() {
 }
 
 #[test]
-fn jwt_exp_rounded_down_wins_over_expires_in() {
-    // Sent at T0 + 750 ms with expires_in 3600; exp is the whole second T0/1000 + 3600, so the
-    // token really expires 750 ms before sent_at + expires_in.
+fn jwt_lifetime_counts_from_the_send_time() {
+    // Sent at T0 + 750 ms with expires_in 3600; iat T0/1000, exp iat + 3600: the token lives
+    // 3600 s from when it was asked for, whatever the two clocks say.
     let body = fixture("token_jwt_exp_rounded_down.json");
     let token = parse_at(&json_200(&body), T0 + 750).unwrap();
     assert_eq!(token.issued_at_ms, T0 + 750);
-    assert_eq!(token.expires_at_ms, T0 + 3_600_000);
+    assert_eq!(token.expires_at_ms, T0 + 750 + 3_600_000);
 }
 
 #[test]
-fn expires_in_earlier_than_jwt_exp_wins() {
-    // Sent at T0 - 3500 s: sent_at + expires_in (3600 s) = T0 + 100 s, before exp T0 + 300 s.
+fn the_shorter_of_expires_in_and_exp_minus_iat_wins_whatever_the_local_clock() {
+    // exp − iat is 300 s, expires_in 3600 s: 300 s from the send time, even when our clock is
+    // 3500 s behind the server's.
     let body = fixture("token_jwt_exp_earlier.json");
     let sent = T0 - 3_500_000;
     let token = parse_at(&json_200(&body), sent).unwrap();
-    assert_eq!(token.expires_at_ms, T0 + 100_000);
+    assert_eq!(token.expires_at_ms, sent + 300_000);
 }
 
 #[test]
-fn jwt_exp_before_the_send_time_is_ignored() {
-    // exp 1699999000 is 1000 s before T0: the clocks disagree, expires_in (300 s) is used.
+fn a_jwt_from_a_server_clock_behind_ours_is_not_expired_on_arrival() {
+    // exp 1699999000 is 1000 s before T0, iat 300 s before that: the server's clock is behind;
+    // the token lives exp − iat = 300 s from the send time.
     let token = parse_fixture("token_jwt_exp_in_past.json");
     assert_eq!(token.expires_at_ms, T0 + 300_000);
-    // With no expires_in either, the default applies rather than an expired token.
     let body = fixture("token_jwt_exp_in_past_no_expires_in.json");
     let token = parse_token_response(&SerdeJson, &json_200(&body), T0, 120_000).unwrap();
-    assert_eq!(token.expires_at_ms, T0 + 120_000);
+    assert_eq!(token.expires_at_ms, T0 + 300_000);
+}
+
+/// An unsigned JWT carrying `claims`, base64url without padding.
+fn unsigned_jwt(claims: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let part = |text: &str| {
+        let mut out = String::new();
+        for chunk in text.as_bytes().chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    format!("{}.{}.sig", part(r#"{"alg":"none"}"#), part(claims))
+}
+
+#[test]
+fn a_jwt_expired_by_its_own_claims_is_refused() {
+    let past = (T0 / 1000) - 10;
+    // exp already past, with neither iat nor expires_in.
+    let alone = format!(
+        r#"{{"access_token":"{}"}}"#,
+        unsigned_jwt(&format!(r#"{{"exp":{past}}}"#))
+    );
+    // exp ≤ iat: expired at issue, whatever expires_in says.
+    let at_issue = format!(
+        r#"{{"access_token":"{}","expires_in":60}}"#,
+        unsigned_jwt(&format!(r#"{{"iat":{past},"exp":{past}}}"#))
+    );
+    for (body, what) in [(alone, "past exp alone"), (at_issue, "exp = iat")] {
+        let error = parse_token_response(&SerdeJson, &json_200(&body), T0, 120_000).unwrap_err();
+        assert_eq!(error.code(), "invalid_response", "{what}");
+        assert!(error.to_string().contains("expired"), "{what}: {error}");
+    }
+}
+
+#[test]
+fn tokens_with_characters_a_header_cannot_carry_are_refused_unquoted() {
+    for token in ["abc\\r\\nX-Evil: 1", "two words", "caf\u{e9}", "tab\\there"] {
+        let body = format!(r#"{{"access_token":"{token}","token_type":"Bearer"}}"#);
+        let error = parse_error(&json_200(&body));
+        assert_eq!(error.code(), "invalid_response", "{token}");
+        for part in ["abc", "words", "caf", "tab"] {
+            assert!(!error.to_string().contains(part), "{error}");
+            assert!(!format!("{error:?}").contains(part), "{error:?}");
+        }
+    }
+    let body = r#"{"access_token":"ok","token_type":"Bearer\nX"}"#;
+    assert_eq!(parse_error(&json_200(body)).code(), "invalid_response");
 }
 
 #[test]
 fn expires_at_rules() {
-    assert_eq!(expires_at(1_000, Some(500), None, 9), 1_500);
-    assert_eq!(expires_at(1_000, Some(500), Some(1_200), 9), 1_200);
-    assert_eq!(expires_at(1_000, Some(500), Some(2_000), 9), 1_500);
-    assert_eq!(expires_at(1_000, None, Some(2_000), 9), 2_000);
+    let exp = |exp_ms| JwtTimes {
+        iat_ms: None,
+        exp_ms: Some(exp_ms),
+    };
+    let none = JwtTimes::default();
+    assert_eq!(expires_at(1_000, Some(500), none, 9), Some(1_500));
+    assert_eq!(expires_at(1_000, Some(500), exp(1_200), 9), Some(1_200));
+    assert_eq!(expires_at(1_000, Some(500), exp(2_000), 9), Some(1_500));
+    assert_eq!(expires_at(1_000, None, exp(2_000), 9), Some(2_000));
     assert_eq!(
-        expires_at(1_000, None, Some(1_000), 9),
-        1_009,
-        "exp == sent is skew"
+        expires_at(1_000, None, exp(1_000), 9),
+        None,
+        "exp already past, and nothing else says how long: refused"
     );
-    assert_eq!(expires_at(1_000, Some(500), Some(999), 9), 1_500);
-    assert_eq!(expires_at(1_000, None, None, 9), 1_009);
-    assert_eq!(expires_at(u64::MAX - 5, Some(100), None, 9), u64::MAX);
+    assert_eq!(
+        expires_at(1_000, Some(500), exp(999), 9),
+        Some(1_500),
+        "exp past but expires_in given: the clocks disagree, expires_in wins"
+    );
+    assert_eq!(expires_at(1_000, None, none, 9), Some(1_009));
+    assert_eq!(
+        expires_at(u64::MAX - 5, Some(100), none, 9),
+        Some(u64::MAX)
+    );
+}
+
+#[test]
+fn iat_and_exp_give_a_lifetime_that_counts_from_the_send_time() {
+    // The server's clock is an hour ahead of ours: exp − iat still says 300 s.
+    let skewed = JwtTimes {
+        iat_ms: Some(T0 + 3_600_000),
+        exp_ms: Some(T0 + 3_900_000),
+    };
+    assert_eq!(expires_at(T0, None, skewed, 9), Some(T0 + 300_000));
+    assert_eq!(
+        expires_at(T0, Some(200_000), skewed, 9),
+        Some(T0 + 200_000),
+        "the shorter of expires_in and exp − iat"
+    );
+    // An hour behind: not expired on arrival, 300 s from now.
+    let behind = JwtTimes {
+        iat_ms: Some(T0 - 3_600_000),
+        exp_ms: Some(T0 - 3_300_000),
+    };
+    assert_eq!(expires_at(T0, Some(600_000), behind, 9), Some(T0 + 300_000));
+    // exp ≤ iat: expired at issue.
+    let dead = JwtTimes {
+        iat_ms: Some(T0),
+        exp_ms: Some(T0),
+    };
+    assert_eq!(expires_at(T0, Some(600_000), dead, 9), None);
 }
 
 #[test]
@@ -236,7 +331,9 @@ fn other_token_types() {
         let error = parse_error(&json_200(&body));
         assert_eq!(error.code(), "invalid_response", "{bad}");
         assert!(
-            error.to_string().ends_with("token_type is not a string"),
+            error
+                .to_string()
+                .ends_with("token_type is not a non-empty string of visible ASCII"),
             "{bad}: {error}"
         );
     }
@@ -617,9 +714,12 @@ fn a_long_content_type_is_cut_to_100_characters() {
 
 // ---- discovery metadata -----------------------------------------------------------------
 
+/// The fixture `name` as the discovery document of the issuer it names.
 fn metadata(name: &str, insecure: bool) -> Result<Metadata, TokenError> {
     let body = fixture(name);
-    parse_metadata(&SerdeJson, &json_200(&body), insecure)
+    let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let issuer = document["issuer"].as_str().unwrap();
+    parse_metadata(&SerdeJson, &json_200(&body), issuer, insecure)
 }
 
 #[test]
@@ -688,10 +788,12 @@ fn default_auth_method_is_post_only_when_basic_is_not_listed() {
 #[test]
 fn discovery_with_an_http_token_endpoint_is_refused() {
     let error = metadata("discovery_http_token_endpoint.json", false).unwrap_err();
-    assert_eq!(error.code(), "config");
+    assert_eq!(error.code(), "invalid_response", "the IdP's answer, not our configuration");
     let message = error.to_string();
     assert!(
-        message.contains("token_endpoint (from discovery) uses plain http to 'auth.example.test'"),
+        message.contains(
+            "the discovery document's token_endpoint uses plain http to 'auth.example.test'"
+        ),
         "{message}"
     );
     assert!(message.contains("allowInsecureHttp: true"), "{message}");
@@ -721,8 +823,8 @@ fn discovery_without_a_token_endpoint() {
 
 #[test]
 fn discovery_auth_methods_that_are_not_strings_are_ignored() {
-    let body = r#"{"token_endpoint":"https://a.test/token","token_endpoint_auth_methods_supported":["client_secret_post",7]}"#;
-    let metadata = parse_metadata(&SerdeJson, &json_200(body), false).unwrap();
+    let body = r#"{"issuer":"https://a.test","token_endpoint":"https://a.test/token","token_endpoint_auth_methods_supported":["client_secret_post",7]}"#;
+    let metadata = parse_metadata(&SerdeJson, &json_200(body), "https://a.test", false).unwrap();
     assert!(metadata.auth_methods.is_empty());
     assert_eq!(
         metadata.default_auth_method(),
@@ -733,7 +835,13 @@ fn discovery_auth_methods_that_are_not_strings_are_ignored() {
 #[test]
 fn discovery_404_html() {
     let body = fixture("service_unavailable.html");
-    let error = parse_metadata(&SerdeJson, &response(404, "text/html", &body), false).unwrap_err();
+    let error = parse_metadata(
+        &SerdeJson,
+        &response(404, "text/html", &body),
+        "https://a.test",
+        false,
+    )
+    .unwrap_err();
     assert_eq!(error.code(), "invalid_response");
     assert_eq!(error.status(), Some(404));
     assert!(!error.retryable());

@@ -59,7 +59,7 @@ fn retryable_errors() {
 #[test]
 fn errors_that_are_not_retried() {
     let not_retryable = [
-        TokenError::Config("tokenUrl is required".into()),
+        TokenError::config("tokenUrl", "tokenUrl is required"),
         TokenError::Aborted,
         server(200, None),
         server(400, None),

@@ -82,7 +82,7 @@ fn config_debug() {
     };
     scan("ConfigInput", &format!("{input:?}"));
     scan("ConfigInput (pretty)", &format!("{input:#?}"));
-    let config = input.validate().unwrap();
+    let config = input.validate(&SerdeJson).unwrap();
     let debug = format!("{config:?}");
     scan("Config", &debug);
     scan("Config (pretty)", &format!("{config:#?}"));
@@ -177,7 +177,7 @@ fn cache_debug() {
     assert!(lookup.contains("Serve"), "{lookup}");
     let outcome = format!(
         "{:?}",
-        cache.complete(T0 + 2, Ok(token(T0, T0 + 7_200_000)))
+        cache.complete(T0 + 2, Ok(token(T0, T0 + 7_200_000)), 0.5)
     );
     scan("Outcome", &outcome);
     assert!(outcome.contains("Fresh"), "{outcome}");
@@ -298,7 +298,8 @@ fn token_errors_from_responses_with_tokens_do_not_contain_them() {
         let error = parse_token_response(&SerdeJson, &response, T0, 300_000).expect_err(what);
         scan_error(what, &error);
         // The same responses read as discovery documents.
-        let error = parse_metadata(&SerdeJson, &response, false).expect_err(what);
+        let error = parse_metadata(&SerdeJson, &response, "https://auth.example.test", false)
+            .expect_err(what);
         scan_error(&format!("{what} as metadata"), &error);
     }
 }
@@ -332,7 +333,7 @@ fn every_parsing_error_variant_is_covered() {
             "expires_in is not a number of seconds",
             "the body is larger than 1 MiB",
             "the body is not a JSON object",
-            "token_type is not a string",
+            "token_type is not a non-empty string of visible ASCII",
         ]
     );
 }
@@ -349,10 +350,11 @@ fn a_body_left_unread_and_an_http_discovery_endpoint() {
     scan_error("body left unread", &error);
 
     let body = format!(
-        r#"{{"token_endpoint":"http://auth.example.test/token","access_token":"{ACCESS_TOKEN}"}}"#
+        r#"{{"issuer":"https://auth.example.test","token_endpoint":"http://auth.example.test/token","access_token":"{ACCESS_TOKEN}"}}"#
     );
-    let error = parse_metadata(&SerdeJson, &json_200(&body), false).unwrap_err();
-    assert_eq!(error.code(), "config");
+    let issuer = "https://auth.example.test";
+    let error = parse_metadata(&SerdeJson, &json_200(&body), issuer, false).unwrap_err();
+    assert_eq!(error.code(), "invalid_response");
     scan_error("http token_endpoint", &error);
 }
 
@@ -363,8 +365,10 @@ fn a_token_expired_on_arrival_is_not_printed() {
     let body = fixture("token_jwt_no_expires_in.json");
     // The JWT expires at T0 + 300 s; it arrives at T0 + 301 s.
     let parsed = parse_token_response(&SerdeJson, &json_200(&body), T0, 300_000).unwrap();
-    match cache.complete(T0 + 301_000, Ok(parsed)) {
-        edge_oauth::cache::Outcome::Failed(error) => scan_error("expired on arrival", &error),
+    match cache.complete(T0 + 301_000, Ok(parsed), 0.5) {
+        edge_oauth::cache::Outcome::Failed { error, .. } => {
+            scan_error("expired on arrival", &error)
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -424,7 +428,7 @@ fn config_errors_never_contain_the_secret() {
         },
     ];
     for case in failing {
-        let error = case.validate().unwrap_err();
+        let error = case.validate(&SerdeJson).unwrap_err();
         assert_eq!(error.code(), "config");
         scan_error("config", &error);
     }
@@ -473,7 +477,7 @@ fn config_with_a_password_grant_debug() {
     };
     scan("ConfigInput", &format!("{input:?}"));
     scan("ConfigInput (pretty)", &format!("{input:#?}"));
-    let config = input.validate().unwrap();
+    let config = input.validate(&SerdeJson).unwrap();
     let debug = format!("{config:?}");
     scan("Config", &debug);
     scan("Config (pretty)", &format!("{config:#?}"));
@@ -487,7 +491,7 @@ fn config_with_a_password_grant_debug() {
 
 #[test]
 fn grant_debug() {
-    let config = password_input().validate().unwrap();
+    let config = password_input().validate(&SerdeJson).unwrap();
     let password = Grant::original(&config);
     assert_eq!(
         format!("{password:?}"),
@@ -505,7 +509,7 @@ fn grant_debug() {
 
 #[test]
 fn password_and_refresh_request_debug() {
-    let config = password_input().validate().unwrap();
+    let config = password_input().validate(&SerdeJson).unwrap();
     let refresh = RefreshToken::new(REFRESH_TOKEN);
     for auth in [
         AuthMethod::ClientSecretBasic,
@@ -568,7 +572,7 @@ fn password_grant_config_errors_never_contain_the_credentials() {
         },
     ];
     for case in failing {
-        let error = case.validate().unwrap_err();
+        let error = case.validate(&SerdeJson).unwrap_err();
         assert_eq!(error.code(), "config");
         scan_error("config with a password grant", &error);
     }

@@ -7,12 +7,12 @@ use alloc::{string::String, vec::Vec};
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
-use crate::cache::{Lookup, Outcome};
+use crate::cache::{Lookup, Outcome, Refusal};
 use crate::driver::{Driver, Step};
 use crate::error::TokenError;
 use crate::response::HttpResponse;
 
-use super::json::PlatformJson;
+use super::json::Platform;
 use super::options::read_options;
 use super::values::{error_fields, object, optional, token_info};
 
@@ -29,8 +29,8 @@ impl CoreClient {
     #[wasm_bindgen(constructor)]
     pub fn new(flat: JsValue) -> Result<CoreClient, JsValue> {
         let config = read_options(&flat)
-            .validate()
-            .map_err(|e| error_fields(&e))?;
+            .validate(&Platform)
+            .map_err(|e| error_fields(&e, None))?;
         Ok(CoreClient {
             driver: Driver::new(config),
         })
@@ -38,11 +38,23 @@ impl CoreClient {
 
     /// What a caller asking at `now` gets, as bits: 1 — hand out the cached token at once
     /// ([`info`](Self::info)), else wait for the renewal; 2 — start the renewal first
-    /// ([`start`](Self::start)). A number, so that a waiting caller costs no JS object.
+    /// ([`start`](Self::start)); 4 — fail at once: the client is cooling down after a failure
+    /// ([`failure`](Self::failure)). A number, so that a waiting caller costs no JS object.
     pub fn lookup(&mut self, now: f64) -> u8 {
         match self.driver.cache().lookup(now as u64) {
             Lookup::Serve { start_refresh, .. } => 1 | (u8::from(start_refresh) << 1),
             Lookup::Wait { start } => u8::from(start) << 1,
+            Lookup::CoolingDown { .. } => 4,
+        }
+    }
+
+    /// The error a caller gets during the cooldown at `now`, with the seconds left.
+    pub fn failure(&mut self, now: f64) -> JsValue {
+        let cache = self.driver.cache();
+        let left = cache.cooldown_left(now as u64);
+        match cache.last_error() {
+            Some(error) => error_fields(error, left),
+            None => JsValue::UNDEFINED,
         }
     }
 
@@ -81,7 +93,7 @@ impl CoreClient {
         };
         step(
             self.driver
-                .on_response(now as u64, &response, &PlatformJson, random),
+                .on_response(now as u64, &response, &Platform, random),
         )
     }
 
@@ -123,7 +135,7 @@ impl CoreClient {
     /// The error an aborted wait rejects with.
     #[wasm_bindgen(js_name = abortError)]
     pub fn abort_error(&self) -> JsValue {
-        error_fields(&TokenError::Aborted)
+        error_fields(&TokenError::Aborted, None)
     }
 
     /// Drops the cached token.
@@ -131,10 +143,32 @@ impl CoreClient {
         self.driver.cache().invalidate();
     }
 
-    /// Drops the cached token if it is still `access_token`; true when it was.
-    #[wasm_bindgen(js_name = invalidateToken)]
-    pub fn invalidate_token(&mut self, access_token: &str) -> bool {
-        self.driver.cache().invalidate_token(access_token)
+    /// An API refused `access_token` at `now`: true — get a token again and retry once;
+    /// false — hand the refusal to the caller (see `TokenCache::token_refused`).
+    pub fn refused(&mut self, now: f64, access_token: &str, random: f64) -> bool {
+        let refusal = self
+            .driver
+            .cache()
+            .token_refused(now as u64, access_token, random);
+        refusal == Refusal::Renew
+    }
+
+    /// An API accepted `access_token` (called only while [`awaits_acceptance`]
+    /// (Self::awaits_acceptance) says so).
+    pub fn accepted(&mut self, access_token: &str) {
+        self.driver.cache().token_accepted(access_token);
+    }
+
+    /// Whether the current token replaced a refused one and waits for an API to accept it.
+    #[wasm_bindgen(js_name = awaitsAcceptance)]
+    pub fn awaits_acceptance(&mut self) -> bool {
+        self.driver.cache().awaits_acceptance()
+    }
+
+    /// The token endpoint, once known (configured, or discovered).
+    #[wasm_bindgen(getter, js_name = tokenEndpoint)]
+    pub fn token_endpoint(&self) -> Option<String> {
+        self.driver.token_endpoint().map(Into::into)
     }
 
     /// `{ tokenRequests, cacheHits, refreshes, failures }` as counted by the core.
@@ -154,10 +188,10 @@ impl CoreClient {
         self.driver.config().header_name.clone()
     }
 
-    /// The per-attempt timeout.
-    #[wasm_bindgen(getter, js_name = timeoutMs)]
-    pub fn timeout_ms(&self) -> f64 {
-        self.driver.config().timeout_ms as f64
+    /// How long the request just sent may take (see `Driver::attempt_timeout_ms`).
+    #[wasm_bindgen(js_name = attemptTimeoutMs)]
+    pub fn attempt_timeout_ms(&self, now: f64) -> f64 {
+        self.driver.attempt_timeout_ms(now as u64) as f64
     }
 }
 
@@ -182,6 +216,9 @@ fn step(step: Step<'_>) -> Object {
         Step::Done(
             Outcome::Fresh { token, fresh_until } | Outcome::Stale { token, fresh_until },
         ) => object(&[("info", token_info(token, fresh_until))]),
-        Step::Done(Outcome::Failed(error)) => object(&[("error", error_fields(&error))]),
+        Step::Done(Outcome::Failed {
+            error,
+            retry_after_ms,
+        }) => object(&[("error", error_fields(&error, Some(retry_after_ms)))]),
     }
 }

@@ -1,18 +1,19 @@
-//! The platform's `JSON.parse`, seen through the core's [`Json`] trait.
+//! The platform's `JSON.parse`, seen through the core's [`Json`] trait. Fields are read from
+//! the object's own properties only: a polluted `Object.prototype` adds none.
 
 use alloc::{string::String, vec::Vec};
-use js_sys::{Array, Reflect, JSON};
-use wasm_bindgen::JsValue;
+use js_sys::{Array, Object, Reflect, JSON};
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::response::{Field, Json, JsonObject};
 
-/// `JSON.parse`, accepting objects only.
-pub struct PlatformJson;
+/// The platform's parsers: `JSON.parse` (objects only) here, `URL` in `url.rs`.
+pub struct Platform;
 
 /// An object that `JSON.parse` returned.
 pub struct JsObject(JsValue);
 
-impl Json for PlatformJson {
+impl Json for Platform {
     type Object = JsObject;
 
     fn parse_object(&self, text: &str) -> Option<JsObject> {
@@ -27,14 +28,16 @@ impl JsonObject for JsObject {
     }
 
     fn child(&self, name: &str) -> Option<Self> {
-        let value = Reflect::get(&self.0, &JsValue::from_str(name)).ok()?;
+        let value = own(&self.0, name)?;
         (value.is_object() && !Array::is_array(&value)).then_some(JsObject(value))
     }
 }
 
 /// Reads one field of any JS object as the core sees it.
 pub fn field_of(object: &JsValue, name: &str) -> Field {
-    let value = Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let Some(value) = own(object, name) else {
+        return Field::Missing;
+    };
     if value.is_undefined() {
         Field::Missing
     } else if value.is_null() {
@@ -50,4 +53,17 @@ pub fn field_of(object: &JsValue, name: &str) -> Field {
     } else {
         Field::Other
     }
+}
+
+/// The own property `name` of `object`, never one inherited through its prototype.
+pub fn own(object: &JsValue, name: &str) -> Option<JsValue> {
+    if !object.is_object() {
+        return None;
+    }
+    let name = JsValue::from_str(name);
+    let object: &Object = object.unchecked_ref();
+    if !Object::has_own(object, &name) {
+        return None;
+    }
+    Reflect::get(object, &name).ok()
 }

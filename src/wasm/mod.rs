@@ -6,6 +6,7 @@
 mod client;
 pub(crate) mod json;
 mod options;
+mod url;
 pub(crate) mod values;
 
 pub use client::CoreClient;

@@ -4,14 +4,13 @@
 //! [`ConfigInput::validate`].
 
 use alloc::vec::Vec;
-use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 
 use crate::config::{ConfigInput, GrantConfig};
 use crate::response::Field;
 use crate::secret::{ClientSecret, Password, Username};
 
-use super::json::field_of;
+use super::json::{field_of, own};
 
 /// The flat options → the core's input.
 pub fn read_options(flat: &JsValue) -> ConfigInput {
@@ -58,7 +57,7 @@ pub fn read_options(flat: &JsValue) -> ConfigInput {
         default_expires_in_seconds: number("defaultExpiresInSeconds"),
         timeout_ms: number("timeoutMs"),
         max_retries: number("maxRetries"),
-        allow_insecure_http: Reflect::get(flat, &"allowInsecureHttp".into())
-            .is_ok_and(|v| v.as_bool() == Some(true)),
+        max_wait_ms: number("maxWaitMs"),
+        allow_insecure_http: own(flat, "allowInsecureHttp").is_some_and(|v| v.as_bool() == Some(true)),
     }
 }

@@ -34,9 +34,10 @@ pub fn token_info(token: &Token, fresh_until: u64) -> JsValue {
     .into()
 }
 
-/// `{ code, message, status, description, uri, retryable }`, from which the JS side builds
-/// its `TokenError`.
-pub fn error_fields(error: &TokenError) -> JsValue {
+/// `{ code, message, status, description, uri, retryable, retryAfter }`, from which the JS
+/// side builds its `TokenError`. `retry_after_ms`: the cooldown under way, as whole seconds
+/// (at least 1).
+pub fn error_fields(error: &TokenError, retry_after_ms: Option<u64>) -> JsValue {
     object(&[
         ("code", error.code().into()),
         ("message", error.message().into()),
@@ -49,6 +50,12 @@ pub fn error_fields(error: &TokenError) -> JsValue {
         ("description", optional(error.description())),
         ("uri", optional(error.uri())),
         ("retryable", error.retryable().into()),
+        (
+            "retryAfter",
+            retry_after_ms.map_or(JsValue::UNDEFINED, |ms| {
+                (ms.div_ceil(1000).max(1) as f64).into()
+            }),
+        ),
     ])
     .into()
 }

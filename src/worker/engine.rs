@@ -8,23 +8,23 @@ use js_sys::{Date, Math, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::cache::{Lookup, Outcome};
+use crate::cache::{Lookup, Outcome, Refusal};
 use crate::config::Config;
 use crate::driver::{Driver, Step};
 use crate::error::TokenError;
 use crate::request::HttpRequest;
 
 use super::http::Fetcher;
-use crate::wasm::json::PlatformJson;
+use crate::wasm::json::Platform;
 use crate::wasm::values::token_info;
 
 fn now_ms() -> u64 {
     Date::now() as u64
 }
 
-/// Turns an error into the JS value waiters are rejected with (built once per failure, so
-/// every waiter gets the same object).
-pub type ErrorFactory = Box<dyn Fn(&TokenError) -> JsValue>;
+/// Turns an error and the cooldown it started (ms) into the JS value waiters are rejected
+/// with (built once per failure, so every waiter gets the same object).
+pub type ErrorFactory = Box<dyn Fn(&TokenError, Option<u64>) -> JsValue>;
 
 struct Inner {
     driver: RefCell<Driver>,
@@ -83,6 +83,16 @@ impl Engine {
                 start_refresh,
             } => (Some(token_info(token, fresh_until)), start_refresh),
             Lookup::Wait { start } => (None, start),
+            Lookup::CoolingDown {
+                error,
+                retry_after_ms,
+            } => {
+                let failure = (inner.make_error)(error, Some(retry_after_ms));
+                return Answer {
+                    promise: Promise::reject(&failure),
+                    from_cache: false,
+                };
+            }
         };
         drop(driver);
         if start {
@@ -124,13 +134,26 @@ impl Engine {
         Some(bearer)
     }
 
-    /// Drops the cached token if it is still `access_token`; true when it was.
-    pub fn invalidate_token(&self, access_token: &str) -> bool {
-        self.inner
-            .driver
-            .borrow_mut()
-            .cache()
-            .invalidate_token(access_token)
+    /// The origin refused `access_token`: true — get a token again and retry once; false —
+    /// hand the refusal to the caller (see `TokenCache::token_refused`).
+    pub fn refused(&self, access_token: &str) -> bool {
+        let refusal = self.inner.driver.borrow_mut().cache().token_refused(
+            now_ms(),
+            access_token,
+            Math::random(),
+        );
+        refusal == Refusal::Renew
+    }
+
+    /// The origin answered a request that carried `header_value` with something else than a
+    /// 401: a replacement token waiting for that is proven good.
+    pub fn accepted(&self, header_value: &JsValue) {
+        let mut driver = self.inner.driver.borrow_mut();
+        if driver.cache().awaits_acceptance() {
+            if let Some(value) = header_value.as_string() {
+                driver.cache().token_accepted(access_token_of(&value));
+            }
+        }
     }
 }
 
@@ -148,7 +171,10 @@ fn action(inner: &Inner, step: Step<'_>) -> Action {
         Step::Done(
             Outcome::Fresh { token, fresh_until } | Outcome::Stale { token, fresh_until },
         ) => Action::Done(Ok(token_info(token, fresh_until))),
-        Step::Done(Outcome::Failed(error)) => Action::Done(Err((inner.make_error)(&error))),
+        Step::Done(Outcome::Failed {
+            error,
+            retry_after_ms,
+        }) => Action::Done(Err((inner.make_error)(&error, Some(retry_after_ms)))),
     }
 }
 
@@ -168,14 +194,14 @@ fn start_renewal(inner: Rc<Inner>, background: bool) {
             loop {
                 next = match next {
                     Action::Send(request) => {
-                        let timeout_ms = inner.driver.borrow().config().timeout_ms;
+                        let timeout_ms = inner.driver.borrow().attempt_timeout_ms(now_ms());
                         let sent = inner.fetcher.send(&request, timeout_ms).await;
                         let mut driver = inner.driver.borrow_mut();
                         let step = match &sent {
                             Ok(raw) => driver.on_response(
                                 now_ms(),
                                 &raw.view(),
-                                &PlatformJson,
+                                &Platform,
                                 Math::random(),
                             ),
                             Err(error) => {
@@ -207,4 +233,11 @@ fn start_renewal(inner: Rc<Inner>, background: bool) {
         }
     });
     inner.flight.replace(Some(promise));
+}
+
+/// The access token in a header value (`Bearer <token>`): token types hold no space.
+pub fn access_token_of(header_value: &str) -> &str {
+    header_value
+        .split_once(' ')
+        .map_or(header_value, |(_, token)| token)
 }

@@ -6,13 +6,21 @@ use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
 use js_sys::{Date, Function, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, RequestInit, RequestRedirect, Response};
 
 use crate::error::TokenError;
 use crate::request::HttpRequest;
 use crate::response::{HttpResponse, MAX_BODY_BYTES};
+
+#[wasm_bindgen(module = "/src/worker/platform.js")]
+extern "C" {
+    /// The body's text read to at most `limit` bytes, or `undefined` past it.
+    #[wasm_bindgen(js_name = readCapped)]
+    fn read_capped(response: &Response, limit: f64) -> Promise;
+}
 
 /// A response as read off the wire.
 pub struct RawResponse {
@@ -48,7 +56,7 @@ impl Fetcher {
         let function = Reflect::get(&global, &"fetch".into())
             .ok()
             .and_then(|f| f.dyn_into::<Function>().ok())
-            .ok_or_else(|| TokenError::Config("this runtime has no global fetch".into()))?;
+            .ok_or_else(|| TokenError::config("fetch", "this runtime has no global fetch"))?;
         Ok(Self {
             function,
             this: global.into(),
@@ -92,9 +100,9 @@ impl Fetcher {
     ) -> Result<RawResponse, TokenError> {
         let headers = Headers::new().map_err(|_| network("Headers is unavailable"))?;
         for (name, value) in &request.headers {
-            headers
-                .append(name, value)
-                .map_err(|_| TokenError::Config(format!("the {name} header value is not valid")))?;
+            headers.append(name, value).map_err(|_| {
+                TokenError::config("clientId", format!("the {name} header value is not valid"))
+            })?;
         }
         let init = RequestInit::new();
         init.set_method(request.method);
@@ -103,13 +111,10 @@ impl Fetcher {
             init.set_body(&JsValue::from_str(body));
         }
         init.set_signal(Some(&controller.signal()));
-        // A redirected POST would carry the credentials to wherever it points: not followed
-        // (the core refuses the 3xx). workerd knows only "follow" and "manual".
-        init.set_redirect(if request.method == "POST" {
-            RequestRedirect::Manual
-        } else {
-            RequestRedirect::Follow
-        });
+        // A redirect is not followed: a redirected POST would carry the credentials to
+        // wherever it points, a redirected discovery would trust another origin (the core
+        // refuses the 3xx). workerd knows only "follow" and "manual".
+        init.set_redirect(RequestRedirect::Manual);
 
         let pending = self
             .call(&JsValue::from_str(&request.url), &init)
@@ -121,16 +126,10 @@ impl Fetcher {
 
         let status = response.status();
         let header = |name: &str| response.headers().get(name).ok().flatten();
-        let too_large = header("content-length")
-            .and_then(|len| len.trim().parse::<usize>().ok())
-            .is_some_and(|len| len > MAX_BODY_BYTES);
-        let body = if too_large {
-            None
-        } else {
-            let text = response.text().map_err(|e| network_from(&e))?;
-            let text = JsFuture::from(text).await.map_err(|e| network_from(&e))?;
-            Some(text.as_string().unwrap_or_default())
-        };
+        let body = JsFuture::from(read_capped(&response, MAX_BODY_BYTES as f64))
+            .await
+            .map_err(|e| network_from(&e))?
+            .as_string();
         Ok(RawResponse {
             status,
             content_type: header("content-type").unwrap_or_default(),

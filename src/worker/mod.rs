@@ -22,7 +22,8 @@ use crate::proxy::{
     upstream_url, ProxyConfig, TokenSource,
 };
 use crate::wasm::values::object;
-use engine::Engine;
+use crate::wasm::json::Platform;
+use engine::{access_token_of, Engine};
 use http::{network_from, Fetcher};
 
 mod engine;
@@ -32,8 +33,8 @@ mod http;
 // that are the same for every request cross as JS strings made once (`&JsValue`).
 #[wasm_bindgen(module = "/src/worker/platform.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = copyWithout)]
-    fn copy_without(headers: &Headers, dropped: &JsValue) -> Headers;
+    #[wasm_bindgen(js_name = copyWithout, catch)]
+    fn copy_without(headers: &Headers, dropped: &JsValue) -> Result<Headers, JsValue>;
     #[wasm_bindgen(js_name = sendUpstream, catch)]
     fn send_upstream(
         url: &str,
@@ -63,7 +64,7 @@ extern "C" {
 }
 
 /// The Worker vars and secrets the proxy reads.
-const VARS: [&str; 21] = [
+const VARS: [&str; 22] = [
     "ORIGIN_URL",
     "TOKEN_URL",
     "ISSUER",
@@ -80,6 +81,7 @@ const VARS: [&str; 21] = [
     "DEFAULT_EXPIRES_IN_SECONDS",
     "TIMEOUT_MS",
     "MAX_RETRIES",
+    "MAX_WAIT_MS",
     "ALLOW_INSECURE_HTTP",
     "PROXY_KEYS",
     "PROXY_KEY_HEADER",
@@ -141,12 +143,29 @@ thread_local! {
 /// The common case — no request body, a fresh token, no debug log — runs with no Rust future:
 /// the answer is the platform's `fetch` promise chained to [`on_upstream_response`]. Anything
 /// else goes through [`forward`].
+///
+/// No exception escapes: whatever the caller sent and whatever the origin or the token endpoint
+/// answered, the request gets its own answer (a JSON 5xx at worst) and the isolate keeps its
+/// token and the requests in flight.
 #[wasm_bindgen]
 pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
     let proxy = match proxy_for(&env) {
         Ok(proxy) => proxy,
-        Err(error) => return settle(json_response(500, None, &token_failure(&error).body)),
+        Err(error) => {
+            // The answer names the var; the log has the whole message (it may quote a value).
+            web_sys::console::error_1(&error.message().into());
+            let answer = token_failure(&error, None);
+            return settle(json_response(500, None, &answer.body));
+        }
     };
+    match handle(proxy, request) {
+        Ok(answer) => answer,
+        Err(fault) => settle(Err(fault)),
+    }
+}
+
+/// [`fetch`] with a configured proxy: an error here is answered by [`settle`].
+fn handle(proxy: Rc<Proxy>, request: web_sys::Request) -> Result<Promise, JsValue> {
     // Only the debug log line reads the start time.
     let started = if proxy.config.debug_log {
         Date::now()
@@ -154,16 +173,15 @@ pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
         0.0
     };
     let headers = request.headers();
-    let target = match admit(&proxy, &request, &headers, started) {
-        Ok(Ok(target)) => target,
-        Ok(Err(refusal)) => return Promise::resolve(JsValue::from(refusal).as_ref()),
-        Err(error) => return Promise::reject(&error),
+    let target = match admit(&proxy, &request, &headers, started)? {
+        Ok(target) => target,
+        Err(refusal) => return Ok(Promise::resolve(JsValue::from(refusal).as_ref())),
     };
     let connection = headers.get("connection").ok().flatten().unwrap_or_default();
     let dropped = proxy.request_drop.with_connection(&connection);
     if request.body().is_none() && !proxy.config.debug_log {
         if let Some(bearer) = proxy.engine.fresh_bearer() {
-            return CALLBACKS.with(|callbacks| {
+            return Ok(CALLBACKS.with(|callbacks| {
                 forward_fresh(
                     &target,
                     &request,
@@ -173,21 +191,31 @@ pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
                     callbacks.on_response.as_ref().unchecked_ref(),
                     callbacks.on_error.as_ref().unchecked_ref(),
                 )
-            });
+            }));
         }
     }
-    let outbound = copy_without(&headers, &dropped);
-    future_to_promise(async move {
-        let answer = forward(&proxy, &request, &target, &outbound, started, false).await?;
-        Ok(answer.into())
-    })
+    let outbound = copy_without(&headers, &dropped)?;
+    Ok(future_to_promise(async move {
+        let answer = forward(&proxy, &request, &target, &outbound, started, false).await;
+        Ok(settle(answer).into())
+    }))
 }
 
-/// A response (or the error building it) as a settled promise.
+/// A response as a settled promise; a fault (a platform call that threw) becomes a JSON 500
+/// for this request alone, logged.
 fn settle(answer: Result<web_sys::Response, JsValue>) -> Promise {
+    let answer = answer.or_else(|fault| {
+        web_sys::console::error_2(&"edge-oauth: request failed:".into(), &fault);
+        let body = json_error(
+            "internal",
+            "internal",
+            "the Worker could not handle this request",
+        );
+        json_response(500, None, &body)
+    });
     match answer {
         Ok(response) => Promise::resolve(JsValue::from(response).as_ref()),
-        Err(error) => Promise::reject(&error),
+        Err(fault) => Promise::reject(&fault),
     }
 }
 
@@ -221,32 +249,39 @@ fn on_upstream_response(
     header_value: JsValue,
 ) -> JsValue {
     let Some(proxy) = PROXY.with(|p| p.borrow().clone()) else {
-        return Promise::reject(&"the proxy is gone".into()).into();
+        return settle(Err("the proxy is gone".into())).into();
+    };
+    let relayed = |proxy: &Proxy| {
+        let connection = connection.as_deref().unwrap_or_default();
+        // `then` takes the Response itself; only a fault needs a promise.
+        match relay(proxy, &response, connection, &proxy.cache_timing) {
+            Ok(answer) => JsValue::from(answer),
+            Err(fault) => settle(Err(fault)).into(),
+        }
     };
     if status != 401 {
-        let connection = connection.as_deref().unwrap_or_default();
-        // `then` takes the Response itself; only a failure needs a promise.
-        return match relay(&proxy, &response, connection, &proxy.cache_timing) {
-            Ok(answer) => answer.into(),
-            Err(error) => Promise::reject(&error).into(),
-        };
+        proxy.engine.accepted(&header_value);
+        return relayed(&proxy);
+    }
+    let header_value = header_value.as_string().unwrap_or_default();
+    if !proxy.engine.refused(access_token_of(&header_value)) {
+        return relayed(&proxy);
     }
     discard(&response);
-    let header_value = header_value.as_string().unwrap_or_default();
-    let (_, access_token) = header_value.split_once(' ').unwrap_or(("", &header_value));
-    proxy.engine.invalidate_token(access_token);
     future_to_promise(async move {
-        let headers = request.headers();
-        let answer = match admit(&proxy, &request, &headers, 0.0)? {
-            Ok(target) => {
-                let connection = headers.get("connection")?.unwrap_or_default();
-                let dropped = proxy.request_drop.with_connection(&connection);
-                let outbound = copy_without(&headers, &dropped);
-                forward(&proxy, &request, &target, &outbound, 0.0, true).await?
+        let answer = async {
+            let headers = request.headers();
+            match admit(&proxy, &request, &headers, 0.0)? {
+                Ok(target) => {
+                    let connection = headers.get("connection")?.unwrap_or_default();
+                    let dropped = proxy.request_drop.with_connection(&connection);
+                    let outbound = copy_without(&headers, &dropped)?;
+                    forward(&proxy, &request, &target, &outbound, 0.0, true).await
+                }
+                Err(refusal) => Ok(refusal),
             }
-            Err(refusal) => refusal,
         };
-        Ok(answer.into())
+        Ok(settle(answer.await).into())
     })
     .into()
 }
@@ -265,7 +300,8 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     if let Some(proxy) = cached.filter(|p| Object::is(&p.env, env)) {
         return Ok(proxy);
     }
-    let config = proxy_config(|name| VARS.contains(&name).then(|| read_var(env, name)).flatten())?;
+    let var = |name: &str| VARS.contains(&name).then(|| read_var(env, name)).flatten();
+    let config = proxy_config(var, &Platform)?;
     let engine = Engine::new(
         config.client.clone(),
         Fetcher::global()?,
@@ -284,10 +320,13 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     Ok(proxy)
 }
 
-/// What a failed token renewal rejects with: the Worker's answer, ready to send.
-fn failure_value(error: &TokenError) -> JsValue {
-    let answer = token_failure(error);
+/// What a failed token renewal (and a request during its cooldown of `retry_after_ms`)
+/// rejects with: the Worker's answer, ready to send, and the error's whole (cleaned) message
+/// for the debug log.
+fn failure_value(error: &TokenError, retry_after_ms: Option<u64>) -> JsValue {
+    let answer = token_failure(error, retry_after_ms);
     object(&[
+        ("detail", error.message().into()),
         ("status", f64::from(answer.status).into()),
         (
             "retryAfter",
@@ -318,9 +357,10 @@ fn json_response(
 
 use engine::Bearer;
 
-async fn bearer(proxy: &Proxy) -> Result<(Rc<Bearer>, bool), web_sys::Response> {
+/// A token (and whether it came from memory), or the answer for a token failure.
+async fn bearer(proxy: &Proxy) -> Result<Result<(Rc<Bearer>, bool), web_sys::Response>, JsValue> {
     if let Some(bearer) = proxy.engine.fresh_bearer() {
-        return Ok((bearer, true));
+        return Ok(Ok((bearer, true)));
     }
     let answer = proxy.engine.get();
     match JsFuture::from(answer.promise).await {
@@ -335,7 +375,7 @@ async fn bearer(proxy: &Proxy) -> Result<(Rc<Bearer>, bool), web_sys::Response> 
                 access_token: text("accessToken"),
                 header_value: text("headerValue").into(),
             };
-            Ok((Rc::new(bearer), answer.from_cache))
+            Ok(Ok((Rc::new(bearer), answer.from_cache)))
         }
         Err(failure) => {
             let field =
@@ -343,8 +383,15 @@ async fn bearer(proxy: &Proxy) -> Result<(Rc<Bearer>, bool), web_sys::Response> 
             let status = field("status").as_f64().unwrap_or(502.0) as u16;
             let retry_after = field("retryAfter").as_f64().map(|s| s.to_string());
             let body = field("body").as_string().unwrap_or_default();
-            Err(json_response(status, retry_after.as_deref(), &body)
-                .expect("a JSON response can always be built"))
+            if proxy.config.debug_log {
+                let detail = field("detail").as_string().unwrap_or_default();
+                let line = format!(
+                    "{{\"edgeOauth\":\"token\",\"error\":\"{}\"}}",
+                    crate::proxy::json_escape(&detail)
+                );
+                web_sys::console::log_1(&line.into());
+            }
+            Ok(Err(json_response(status, retry_after.as_deref(), &body)?))
         }
     }
 }
@@ -402,7 +449,7 @@ async fn forward(
     };
 
     let token_started = Date::now();
-    let (mut bearer, mut source) = match self::bearer(proxy).await {
+    let (mut bearer, mut source) = match self::bearer(proxy).await? {
         Ok((bearer, _)) if refused => (bearer, TokenSource::Refresh),
         Ok((bearer, true)) => (bearer, TokenSource::Cache),
         Ok((bearer, false)) => (bearer, TokenSource::Fetch),
@@ -411,17 +458,26 @@ async fn forward(
     let mut token_ms = Date::now() - token_started;
 
     let mut response = send(proxy, target, &method, outbound, &bearer, body.as_ref()).await?;
-    if response.status() == 401 && replayable && !refused {
+    let mut retried = refused;
+    while response.status() == 401 {
+        // A refused token is renewed at most once per request, and not at all when it had
+        // replaced a refused one itself (the cache counts that as a failure).
+        if !proxy.engine.refused(&bearer.access_token) || retried || !replayable {
+            break;
+        }
+        retried = true;
         discard(&response);
-        proxy.engine.invalidate_token(&bearer.access_token);
         let refresh_started = Date::now();
-        bearer = match self::bearer(proxy).await {
+        bearer = match self::bearer(proxy).await? {
             Ok((found, _)) => found,
             Err(answer) => return Ok(logged(proxy, request, answer, started)),
         };
         token_ms += Date::now() - refresh_started;
         source = TokenSource::Refresh;
         response = send(proxy, target, &method, outbound, &bearer, body.as_ref()).await?;
+    }
+    if response.status() != 401 {
+        proxy.engine.accepted(&bearer.header_value);
     }
 
     let timing = JsValue::from_str(&server_timing(source, token_ms));

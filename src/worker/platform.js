@@ -1,11 +1,43 @@
 // The Worker's platform calls that would otherwise cross the wasm boundary once per header:
 // each applies what the Rust side decided (header names comma-separated) in one call.
 
-/** A copy of `headers` without the `dropped` names. */
+/** A copy of `headers` without the `dropped` names (the Rust side lists valid names only). */
 export function copyWithout(headers, dropped) {
   const copy = new Headers(headers);
   for (const name of dropped.split(',')) copy.delete(name);
   return copy;
+}
+
+/**
+ * The body's text, read to at most `limit` bytes whatever its framing (a `Content-Length`, or
+ * none: chunked); `undefined` past it, when the read is cancelled. As `readCapped` in
+ * pkg-template/renewal.js (the npm package's own copy).
+ */
+export async function readCapped(response, limit) {
+  if (Number(response.headers.get('content-length')) > limit || !response.body) {
+    response.body?.cancel().catch(() => {});
+    return response.body ? undefined : '';
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** Sends to the origin with the token header set; redirects come back unfollowed. */

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use edge_oauth::cache::{Lookup, Outcome, TokenCache};
-use edge_oauth::config::{Config, ConfigInput, GrantConfig};
+use edge_oauth::config::{Config, ConfigInput, GrantConfig, ParsedUrl, UrlParser};
 use edge_oauth::response::{Field, HttpResponse, Json, JsonObject, Token};
 use edge_oauth::secret::{AccessToken, ClientSecret, Password, RefreshToken, Username};
 use serde_json::{Map, Value};
@@ -39,6 +39,18 @@ impl Json for SerdeJson {
             Value::Object(map) => Some(SerdeObject(map)),
             _ => None,
         }
+    }
+}
+
+/// The `url` crate (WHATWG URL) standing in for the platform's `URL`.
+impl UrlParser for SerdeJson {
+    fn parse_url(&self, text: &str) -> Option<ParsedUrl> {
+        let url = url::Url::parse(text).ok()?;
+        Some(ParsedUrl {
+            scheme: url.scheme().to_owned(),
+            hostname: url.host_str().unwrap_or("").to_owned(),
+            has_credentials: !url.username().is_empty() || url.password().is_some(),
+        })
     }
 }
 
@@ -113,7 +125,7 @@ pub fn password_input() -> ConfigInput {
 
 /// `input()` after validation.
 pub fn config() -> Config {
-    input().validate().expect("the base configuration is valid")
+    input().validate(&SerdeJson).expect("the base configuration is valid")
 }
 
 /// A token issued at `issued_at` that expires at `expires_at`.
@@ -143,7 +155,7 @@ pub fn token_with(
 }
 
 /// What a lookup said, without the borrow of the cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Look {
     /// `Lookup::Serve`, with the served token's expiry.
     Serve {
@@ -153,6 +165,8 @@ pub enum Look {
     },
     /// `Lookup::Wait`.
     Wait { start: bool },
+    /// `Lookup::CoolingDown`, with the error's code.
+    CoolingDown { code: String, retry_after_ms: u64 },
 }
 
 /// `cache.lookup(now)`, flattened.
@@ -168,6 +182,13 @@ pub fn look(cache: &mut TokenCache, now: u64) -> Look {
             start_refresh,
         },
         Lookup::Wait { start } => Look::Wait { start },
+        Lookup::CoolingDown {
+            error,
+            retry_after_ms,
+        } => Look::CoolingDown {
+            code: error.code().to_owned(),
+            retry_after_ms,
+        },
     }
 }
 
@@ -188,7 +209,7 @@ pub fn complete(
     now: u64,
     result: Result<Token, edge_oauth::TokenError>,
 ) -> Done {
-    match cache.complete(now, result) {
+    match cache.complete(now, result, 0.5) {
         Outcome::Fresh { token, fresh_until } => Done::Fresh {
             expires_at: token.expires_at_ms,
             fresh_until,
@@ -197,7 +218,7 @@ pub fn complete(
             expires_at: token.expires_at_ms,
             fresh_until,
         },
-        Outcome::Failed(error) => Done::Failed(error.code().to_owned()),
+        Outcome::Failed { error, .. } => Done::Failed(error.code().to_owned()),
     }
 }
 

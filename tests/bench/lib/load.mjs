@@ -1,7 +1,8 @@
 // The load generator of the Worker benchmark, in a process of its own (forked by
-// sections/worker.mjs): autocannon against one URL per command, over IPC.
+// sections/worker.mjs and sections/soak.mjs): autocannon against one URL per command, over IPC.
 //   { cmd: 'run', target, url, connections, seconds, headers }  one bounded run; its raw
-//       result (encoded histograms) is kept per target; answers a short summary;
+//       result (encoded histograms) is kept per target; answers a short summary (with the
+//       count of answers per HTTP status, which sections/soak.mjs reports);
 //   { cmd: 'aggregate' }  merges each target's runs (autocannon.aggregateResult) and answers
 //       { target: { requests2xx, seconds, reqPerSec, p50, p99, p999, max, errors, timeouts, non2xx } }.
 
@@ -33,7 +34,11 @@ process.on('message', async ({ id, cmd, ...arg }) => {
       });
       if (!runs.has(arg.target)) runs.set(arg.target, []);
       runs.get(arg.target).push({ raw, url: arg.url, connections: arg.connections });
-      process.send({ id, result: { requests: raw.totalCompletedRequests, seconds: raw.duration, twoxx: raw['2xx'], errors: raw.errors } });
+      const statusCodes = Object.fromEntries(Object.entries(raw.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
+      process.send({
+        id,
+        result: { requests: raw.totalCompletedRequests, seconds: raw.duration, twoxx: raw['2xx'], errors: raw.errors, timeouts: raw.timeouts, non2xx: raw.non2xx, statusCodes },
+      });
     } else if (cmd === 'aggregate') {
       const out = {};
       for (const [target, list] of runs) {
