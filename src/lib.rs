@@ -32,10 +32,21 @@
 //!
 //! ```
 //! use edge_oauth::cache::Lookup;
-//! use edge_oauth::config::ConfigInput;
+//! use edge_oauth::config::{ConfigInput, ParsedUrl, UrlParser};
 //! use edge_oauth::driver::{Driver, Step};
 //! use edge_oauth::error::TokenError;
 //! use edge_oauth::secret::ClientSecret;
+//!
+//! // The platform's WHATWG URL parser (`URL` in JS runtimes); natively, the `url` crate.
+//! struct Urls;
+//! impl UrlParser for Urls {
+//!     fn parse_url(&self, text: &str) -> Option<ParsedUrl> {
+//!         let url = url::Url::parse(text).ok()?;
+//!         let hostname = url.host_str()?.to_owned();
+//!         let has_credentials = !url.username().is_empty() || url.password().is_some();
+//!         Some(ParsedUrl { scheme: url.scheme().to_owned(), hostname, has_credentials })
+//!     }
+//! }
 //!
 //! let config = ConfigInput {
 //!     token_url: Some("https://auth.example.com/token".into()),
@@ -44,7 +55,7 @@
 //!     scope: vec!["banking/read".into(), "banking/write".into()],
 //!     ..ConfigInput::default()
 //! }
-//! .validate()?;
+//! .validate(&Urls)?;
 //!
 //! let mut driver = Driver::new(config);
 //! let now = 1_700_000_000_000;

@@ -263,7 +263,8 @@ pub struct JwtTimes {
 /// Works out when a token expires, or `None` when its own claims say it already has.
 ///
 /// `expires_in` counts from the send time. A JWT with `iat` and `exp` says how long it lives
-/// (`exp − iat`), which also counts from the send time: a local clock minutes off then neither
+/// (`exp − iat`, less the second a whole-second `iat` may have been rounded down by), which
+/// also counts from the send time: a local clock minutes off then neither
 /// serves it late nor drops it early; the shorter of the two lifetimes wins. A JWT with `exp`
 /// alone is compared with the local clock, and wins when earlier (servers round it down); an
 /// `exp` already past is ignored when `expires_in` says otherwise (the clocks disagree) and
@@ -278,7 +279,11 @@ pub fn expires_at(
     match (jwt.iat_ms, jwt.exp_ms) {
         (Some(iat), Some(exp)) if exp <= iat => None,
         (Some(iat), Some(exp)) => {
-            let by_claims = sent_at_ms.saturating_add(exp - iat);
+            // A whole-second `iat` was rounded down: the token was issued up to a second
+            // later, so `exp − iat` may be up to a second more than it really has left.
+            let rounding = if iat % 1000 == 0 { 1000 } else { 0 };
+            let lifetime = (exp - iat).saturating_sub(rounding).max(1);
+            let by_claims = sent_at_ms.saturating_add(lifetime);
             Some(by_expires_in.map_or(by_claims, |at| at.min(by_claims)))
         }
         (_, Some(exp)) if exp > sent_at_ms => Some(by_expires_in.map_or(exp, |at| at.min(exp))),

@@ -103,9 +103,10 @@ describe('TokenClient against oidc-provider', () => {
       // Same through authorizationHeader() and getTokenInfo().
       for (const call of [() => client.authorizationHeader(), () => client.getTokenInfo()]) {
         const again = await rejectsWith(call(), TokenError, 'invalid_client', { status: 401 });
+        assert.ok(again.retryAfter >= 1, 'the cooldown is announced');
         assertNoLeak({ error: again, stats: client.stats(), secrets: [wrongSecret] });
       }
-      assert.equal(server.tokenRequests, 3, 'every call after a failure tries again');
+      assert.equal(server.tokenRequests, 1, 'calls during the cooldown send nothing');
     });
   });
 
@@ -158,16 +159,18 @@ describe('TokenClient against oidc-provider', () => {
       assert.equal(server.tokenRequests, 2);
     });
 
-    it('discovery with a trailing slash on the issuer and client_secret_post', async () => {
-      const client = new TokenClient({
-        issuer: `${server.issuer}/`,
-        ...creds(CLIENTS.post),
-        authMethod: 'client_secret_post',
-      });
+    it('discovery with client_secret_post; an issuer that differs from the metadata by a slash is refused', async () => {
+      const client = new TokenClient({ issuer: server.issuer, ...creds(CLIENTS.post), authMethod: 'client_secret_post' });
       const token = await client.getToken();
       assert.equal(jwtPayload(token).client_id, CLIENTS.post.clientId);
       assert.equal(server.discoveryRequests, 1);
       assert.equal(server.requests[0].authMethod, 'post');
+
+      // RFC 8414 §3.3: the metadata's issuer must be the configured one exactly.
+      const slash = new TokenClient({ issuer: `${server.issuer}/`, ...creds(CLIENTS.post) });
+      const err = await rejectsWith(slash.getToken(), TokenError, 'invalid_response');
+      assert.match(err.message, /issuer/);
+      assert.equal(server.tokenRequests, 1, 'no token request to an unverified endpoint');
     });
 
     it('builds the Keycloak token URL from keycloak: { baseUrl, realm }', async () => {

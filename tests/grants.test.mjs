@@ -145,7 +145,12 @@ describe('refresh tokens (InfoLink fixture)', () => {
     });
     assert.deepEqual(grantLog(box.server), ['refresh_token:400', 'password:400']);
     assert.equal(client.stats().failures, 1);
-    // No refresh token is left: the next attempt goes straight to the password grant.
+    // During the cooldown the same error comes back at once, with nothing sent.
+    const cooling = await rejectsWithCode(runJob(client, box.server), TokenError, 'invalid_grant');
+    assert.ok(cooling.retryAfter >= 1);
+    assert.equal(grantLog(box.server).length, 2);
+    // After it, no refresh token is left: the next attempt goes straight to the password grant.
+    await new Promise((resolve) => setTimeout(resolve, cooling.retryAfter * 1000));
     const err = await rejectsWithCode(runJob(client, box.server), TokenError, 'invalid_grant');
     assert.equal(err.description, INVALID_MESSAGE);
     assert.deepEqual(grantLog(box.server).slice(2), ['password:400']);
@@ -207,10 +212,12 @@ describe('refresh tokens (InfoLink fixture)', () => {
     await sleepUntil(expiresAt - 300);
     assert.equal(await client.getToken(), info.accessToken, 'stale-if-error');
     await sleepUntil(expiresAt + 50);
-    await rejectsWithCode(client.getToken(), TokenError, 'network');
+    const down = await rejectsWithCode(client.getToken(), TokenError, 'network');
     // Back up: the refresh token that met a network error may have reached the server, so it
-    // is spent and never sent again; the original grant gets the next token.
+    // is spent and never sent again; the original grant gets the next token (once the
+    // failure's cooldown is over).
     box.server = await restartInfoLink(box.server);
+    await sleep(down.retryAfter * 1000);
     const next = await client.getToken();
     assert.notEqual(next, info.accessToken);
     assert.deepEqual(grantLog(box.server), ['client_credentials:200']);
@@ -342,9 +349,11 @@ describe('refresh token edge cases and error shapes (fixture server)', () => {
     fx.script('/transient', [token(1), unavailable, unavailable, token(2)]);
     const client = newClient('/transient', { maxRetries: 1 });
     await client.getToken();
-    await rejectsWithCode(client.getToken({ forceRefresh: true }), TokenError, 'temporarily_unavailable', {
+    const err = await rejectsWithCode(client.getToken({ forceRefresh: true }), TokenError, 'temporarily_unavailable', {
       status: 503, description: 'maintenance',
     });
+    // The next call waits out the failure's cooldown, then uses the refresh token it kept.
+    await new Promise((resolve) => setTimeout(resolve, err.retryAfter * 1000));
     assert.equal(await client.getToken(), 'edge-at-2');
     assert.deepEqual(sent('/transient'), [
       'client_credentials', 'refresh_token:edge-rt-1', 'refresh_token:edge-rt-1', 'refresh_token:edge-rt-1',
@@ -571,7 +580,8 @@ describe('plain http to a non-loopback host', () => {
       return respond(url);
     };
     const client = new TokenClient({ issuer: 'https://auth.example', ...creds, fetch, maxRetries: 0 });
-    const err = await rejectsWithCode(client.getToken(), TokenError, 'config');
+    // The IdP's answer is at fault, not the configuration.
+    const err = await rejectsWithCode(client.getToken(), TokenError, 'invalid_response');
     assert.match(err.message, /allowInsecureHttp/);
     assert.ok(calls.every((url) => url.includes('/.well-known/')), calls.join(', '));
   });

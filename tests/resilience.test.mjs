@@ -170,7 +170,7 @@ describe('scripted responses (fixture server)', () => {
           { status: 503, headers: { 'retry-after': '120' }, body: { error: 'temporarily_unavailable' } },
           { status: 200, body: okBody('tok-capped-seconds') },
         ]);
-        assert.equal(await make({ timeoutMs: 5000 }).getToken(), 'tok-capped-seconds');
+        assert.equal(await make({ timeoutMs: 5000, maxWaitMs: 60_000 }).getToken(), 'tok-capped-seconds');
         assert.deepEqual(waits, [30_000]);
 
         waits.length = 0;
@@ -180,7 +180,7 @@ describe('scripted responses (fixture server)', () => {
           { status: 429, headers: { 'retry-after': inAnHour }, body: { error: 'slow_down' } },
           { status: 200, body: okBody('tok-capped-date') },
         ]);
-        assert.equal(await make({ timeoutMs: 5000 }).getToken(), 'tok-capped-date');
+        assert.equal(await make({ timeoutMs: 5000, maxWaitMs: 60_000 }).getToken(), 'tok-capped-date');
         assert.deepEqual(waits, [30_000]);
         assert.equal(fx.count(TOKEN_PATH), 2);
       } finally {
@@ -292,8 +292,10 @@ describe('scripted responses (fixture server)', () => {
         assert.equal(r.reason.message, first.message);
       }
       assert.equal(client.stats().failures, 1);
+      assert.ok(first.retryAfter >= 1, 'a cooldown starts');
 
-      // No poisoning: the failure is not cached.
+      // No poisoning: once the cooldown is over, the failure is not cached.
+      await sleep(first.retryAfter * 1000);
       fx.script(TOKEN_PATH, { status: 200, delayMs: 50, body: okBody('tok-after-failure') });
       const tokens = await Promise.all(Array.from({ length: 20 }, () => client.getToken()));
       assert.deepEqual(new Set(tokens), new Set(['tok-after-failure']));
@@ -355,6 +357,7 @@ describe('scripted responses (fixture server)', () => {
       const err = await rejectsWith(client.getToken(), TokenError, 'invalid_response', { status: 200 });
       assert.ok(!err.message.includes('DISCOVERY-PAGE'));
       assert.equal(fx.count(TOKEN_PATH), 0);
+      await sleep(err.retryAfter * 1000);
       assert.equal(await client.getToken(), 'tok-after-discovery-failure');
       assert.equal(fx.count(OIDC), 2);
       assert.equal(fx.count(TOKEN_PATH), 1);
@@ -452,8 +455,13 @@ describe('scripted responses (fixture server)', () => {
       assert.equal(stats.refreshes, 0);
       assert.equal(stats.tokenRequests, fx.count(TOKEN_PATH));
 
-      // The server recovers: the next call gets a new token.
+      // The server recovers: once the failures' cooldown is over, the next call gets a new token.
       fx.script(TOKEN_PATH, { status: 200, body: okBody('tok-recovered') });
+      const cooling = await client.getToken().catch((err) => err);
+      if (cooling instanceof TokenError) {
+        assert.equal(fx.count(TOKEN_PATH), stats.tokenRequests, 'nothing sent during the cooldown');
+        await sleep(cooling.retryAfter * 1000);
+      }
       assert.equal(await client.getToken(), 'tok-recovered');
     });
 

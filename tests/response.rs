@@ -15,6 +15,9 @@ use edge_oauth::TokenError;
 const DEFAULT_MS: u64 = 300_000;
 /// The JWT in token_jwt_no_expires_in.json / token_jwt_exp_earlier.json has exp 1700000300.
 const JWT_EXP_MS: u64 = 1_700_000_300_000;
+/// When a JWT with `iat` T0 and `exp` JWT_EXP_MS, asked for at T0, is taken to expire: its
+/// lifetime, less the second its whole-second `iat` may have been rounded down by.
+const JWT_EXPIRY_MS: u64 = JWT_EXP_MS - 1_000;
 
 fn parse_at(response: &HttpResponse, sent_at: u64) -> Result<Token, TokenError> {
     parse_token_response(&SerdeJson, response, sent_at, DEFAULT_MS)
@@ -122,7 +125,7 @@ fn jwt_fixture_is_what_it_claims() {
 #[test]
 fn no_expires_in_with_a_jwt_uses_exp() {
     let token = parse_fixture("token_jwt_no_expires_in.json");
-    assert_eq!(token.expires_at_ms, JWT_EXP_MS);
+    assert_eq!(token.expires_at_ms, JWT_EXPIRY_MS);
     assert_eq!(
         token.access_token.expose(),
         jwt_in("token_jwt_no_expires_in.json")
@@ -133,7 +136,7 @@ fn no_expires_in_with_a_jwt_uses_exp() {
 fn jwt_exp_earlier_than_expires_in_wins() {
     // expires_in 3600 would give T0 + 3600 s; exp is T0 + 300 s.
     let token = parse_fixture("token_jwt_exp_earlier.json");
-    assert_eq!(token.expires_at_ms, JWT_EXP_MS);
+    assert_eq!(token.expires_at_ms, JWT_EXPIRY_MS);
 }
 
 #[test]
@@ -143,7 +146,7 @@ fn jwt_lifetime_counts_from_the_send_time() {
     let body = fixture("token_jwt_exp_rounded_down.json");
     let token = parse_at(&json_200(&body), T0 + 750).unwrap();
     assert_eq!(token.issued_at_ms, T0 + 750);
-    assert_eq!(token.expires_at_ms, T0 + 750 + 3_600_000);
+    assert_eq!(token.expires_at_ms, T0 + 750 + 3_599_000);
 }
 
 #[test]
@@ -153,7 +156,7 @@ fn the_shorter_of_expires_in_and_exp_minus_iat_wins_whatever_the_local_clock() {
     let body = fixture("token_jwt_exp_earlier.json");
     let sent = T0 - 3_500_000;
     let token = parse_at(&json_200(&body), sent).unwrap();
-    assert_eq!(token.expires_at_ms, sent + 300_000);
+    assert_eq!(token.expires_at_ms, sent + 299_000);
 }
 
 #[test]
@@ -161,10 +164,10 @@ fn a_jwt_from_a_server_clock_behind_ours_is_not_expired_on_arrival() {
     // exp 1699999000 is 1000 s before T0, iat 300 s before that: the server's clock is behind;
     // the token lives exp − iat = 300 s from the send time.
     let token = parse_fixture("token_jwt_exp_in_past.json");
-    assert_eq!(token.expires_at_ms, T0 + 300_000);
+    assert_eq!(token.expires_at_ms, T0 + 299_000);
     let body = fixture("token_jwt_exp_in_past_no_expires_in.json");
     let token = parse_token_response(&SerdeJson, &json_200(&body), T0, 120_000).unwrap();
-    assert_eq!(token.expires_at_ms, T0 + 300_000);
+    assert_eq!(token.expires_at_ms, T0 + 299_000);
 }
 
 /// An unsigned JWT carrying `claims`, base64url without padding.
@@ -256,7 +259,8 @@ fn iat_and_exp_give_a_lifetime_that_counts_from_the_send_time() {
         iat_ms: Some(T0 + 3_600_000),
         exp_ms: Some(T0 + 3_900_000),
     };
-    assert_eq!(expires_at(T0, None, skewed, 9), Some(T0 + 300_000));
+    // Less a second: a whole-second iat was rounded down.
+    assert_eq!(expires_at(T0, None, skewed, 9), Some(T0 + 299_000));
     assert_eq!(
         expires_at(T0, Some(200_000), skewed, 9),
         Some(T0 + 200_000),
@@ -267,7 +271,13 @@ fn iat_and_exp_give_a_lifetime_that_counts_from_the_send_time() {
         iat_ms: Some(T0 - 3_600_000),
         exp_ms: Some(T0 - 3_300_000),
     };
-    assert_eq!(expires_at(T0, Some(600_000), behind, 9), Some(T0 + 300_000));
+    assert_eq!(expires_at(T0, Some(600_000), behind, 9), Some(T0 + 299_000));
+    // An iat with a fraction was not rounded.
+    let precise = JwtTimes {
+        iat_ms: Some(T0 + 500),
+        exp_ms: Some(T0 + 300_500),
+    };
+    assert_eq!(expires_at(T0, None, precise, 9), Some(T0 + 300_000));
     // exp ≤ iat: expired at issue.
     let dead = JwtTimes {
         iat_ms: Some(T0),

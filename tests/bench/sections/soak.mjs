@@ -13,6 +13,7 @@
 //   hang     reads the request and never answers (the connection stays open until the
 //            Worker gives up on it or the section ends);
 // 3 s each by default, repeated (30 s: healthy, 429, 500, hang, twice, then healthy, 429).
+// Every answer is JSON with a Content-Length, as oidc-provider's.
 // The Worker runs with TIMEOUT_MS 1000 and MAX_WAIT_MS 2000 (`vars` adds or overrides), so that
 // a hanging IdP does not hold callers (a build without MAX_WAIT_MS ignores that var).
 //
@@ -93,8 +94,9 @@ async function startIdp(clock, phases, tokenSeconds) {
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
       const json = (status, body, headers = {}) => {
-        res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-        res.end(JSON.stringify(body));
+        const text = Buffer.from(JSON.stringify(body));
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': text.length, 'cache-control': 'no-store', ...headers });
+        res.end(text);
       };
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       if (req.method !== 'POST' || req.url !== '/token' || req.headers.authorization !== expected || form.get('grant_type') !== 'client_credentials') {
@@ -294,7 +296,8 @@ await runSection('soak', async (opts) => {
       .sort(([a], [b]) => Number(a) - Number(b))
       .map(([code, n]) => `${code} ×${fmt.int(n)}`)
       .join(', ');
-    const failures = [run.errors && `${fmt.int(run.errors)} errors`, run.timeouts && `${fmt.int(run.timeouts)} timeouts`].filter(Boolean);
+    // autocannon counts a timeout (no answer in 10 s) as an error too
+    const failures = [run.timeouts && `${fmt.int(run.timeouts)} timeouts (no answer in 10 s)`, run.errors - run.timeouts && `${fmt.int(run.errors - run.timeouts)} connection errors`].filter(Boolean);
     const loadFigure =
       `${fmt.int(answered / run.seconds)} answers/s (${fmt.int(run.twoxx / run.seconds)} 2xx/s): ${statuses || 'none'}; ` +
       `p50 ${agg.p50} ms, p99 ${agg.p99} ms, max ${fmt.int(agg.max)} ms${failures.length ? `; ${failures.join(', ')}` : ''}`;
