@@ -13,10 +13,10 @@
 use crate::cache::{Outcome, TokenCache};
 use crate::config::{AuthMethod, Config, Endpoint, GrantConfig, UrlParser};
 use crate::error::TokenError;
+use crate::request::percent_encode;
 use crate::request::{discovery_request, discovery_urls, token_request, Grant, HttpRequest};
 use crate::response::{parse_metadata, parse_token_response, HttpResponse, Json, Token};
 use crate::retry::retry_delay;
-use crate::request::percent_encode;
 use crate::secret::RefreshToken;
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -2,12 +2,7 @@
 //! control, the upstream URL (which can never leave the origin), which headers travel, and
 //! how a token failure is answered. The Worker adapter (`worker` feature) only does the I/O.
 
-use alloc::{
-    borrow::ToOwned,
-    format,
-    string::String,
-    vec::Vec,
-};
+use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 use core::fmt;
 
 use crate::config::{check_endpoint_url, Config, ConfigInput, UrlParser};
@@ -424,9 +419,8 @@ pub fn token_failure(error: &TokenError, retry_after_ms: Option<u64>) -> Failure
     let unavailable = matches!(error, TokenError::Network(_) | TokenError::Timeout { .. })
         || matches!(error.status(), Some(429 | 500..=599));
     let (status, kind, message) = match error {
-        TokenError::Config { option, .. } => {
-            let var = var_name(option);
-            let message = format!("invalid configuration: {var} is not valid; the Worker's log says why");
+        TokenError::Config { message, .. } => {
+            let message = format!("invalid configuration: {}", without_quoted_values(message));
             return FailureAnswer {
                 status: 500,
                 retry_after_seconds: None,
@@ -459,6 +453,17 @@ pub fn token_failure(error: &TokenError, retry_after_ms: Option<u64>) -> Failure
         retry_after_seconds,
         body: json_error(kind, error.code(), message),
     }
+}
+
+/// A config message with every value it quotes (`'…'`: a host, a name as given) elided: what
+/// a caller may read. The var names and the advice stay.
+fn without_quoted_values(message: &str) -> String {
+    message
+        .split('\'')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { "…" } else { part })
+        .collect::<Vec<_>>()
+        .join("'")
 }
 
 /// The JSON body of an error answer.

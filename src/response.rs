@@ -383,7 +383,10 @@ pub fn parse_metadata<P: Json + UrlParser>(
 ) -> Result<Metadata, TokenError> {
     let object = parse_json_body(platform, response)?;
     if response.status != 200 {
-        return Err(invalid(response, "a discovery document comes with status 200"));
+        return Err(invalid(
+            response,
+            "a discovery document comes with status 200",
+        ));
     }
     if object.field("issuer") != Field::Str(issuer.to_owned()) {
         return Err(invalid(

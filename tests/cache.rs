@@ -7,7 +7,7 @@
 mod common;
 
 use common::{complete, look, token, token_with, Done, Look, ACCESS_TOKEN, REFRESH_TOKEN, T0};
-use edge_oauth::cache::{Refusal, Lookup, Outcome, Stats, TokenCache};
+use edge_oauth::cache::{Lookup, Outcome, Refusal, Stats, TokenCache};
 use edge_oauth::config::Timing;
 use edge_oauth::TokenError;
 
@@ -405,7 +405,10 @@ fn the_failed_outcome_carries_the_error() {
             retry_after_ms,
         } => {
             assert_eq!(error, TokenError::Network("dns failure".into()));
-            assert_eq!(retry_after_ms, 750, "the first cooldown: half to all of 1 s");
+            assert_eq!(
+                retry_after_ms, 750,
+                "the first cooldown: half to all of 1 s"
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -352,8 +352,14 @@ fn malformed_urls_are_refused() {
             "https://auth.example.test/token#frag",
             "tokenUrl must not have a #fragment",
         ),
-        ("https://", "tokenUrl must be an absolute URL such as https://auth.example.com/token"),
-        ("javascript:alert(1)", "tokenUrl must use https:// (or http:// with allowInsecureHttp)"),
+        (
+            "https://",
+            "tokenUrl must be an absolute URL such as https://auth.example.com/token",
+        ),
+        (
+            "javascript:alert(1)",
+            "tokenUrl must use https:// (or http:// with allowInsecureHttp)",
+        ),
     ];
     for (url, expected) in cases {
         assert_eq!(

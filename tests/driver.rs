@@ -685,7 +685,11 @@ fn refresh_failing_with_a_5xx_keeps_the_refresh_token_for_the_next_renewal() {
         Some(REFRESH_TOKEN)
     );
 
-    assert_eq!(look(d.cache(), T0 + 61_100), WAIT_START, "after the cooldown");
+    assert_eq!(
+        look(d.cache(), T0 + 61_100),
+        WAIT_START,
+        "after the cooldown"
+    );
     let request = sent(start(&mut d, T0 + 61_100));
     assert_refresh(&request, REFRESH_TOKEN);
 }

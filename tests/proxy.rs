@@ -1289,8 +1289,7 @@ fn other_token_endpoint_errors_are_502() {
     assert_failure(&error, 502, None, "token_endpoint_error", "invalid_client");
     let (_, _, message) = body_fields(&token_failure(&error, None).body);
     assert_eq!(
-        message,
-        "the token endpoint refused to issue a token (code says why)",
+        message, "the token endpoint refused to issue a token (code says why)",
         "the Worker's own words: an IdP's description never reaches a caller"
     );
 
@@ -1346,8 +1345,23 @@ fn a_configuration_error_is_500() {
     let (_, _, message) = body_fields(&token_failure(&error, None).body);
     assert_eq!(
         message,
-        "invalid configuration: MAX_RETRIES is not valid; the Worker's log says why"
+        "invalid configuration: MAX_RETRIES must be a number"
     );
+    // Values the message quotes are left out of the answer; the var names stay.
+    let error = match load(vars(&[("AUTH_METHOD", Some("weird-method-x"))])) {
+        Err(error) => error,
+        Ok(_) => panic!("AUTH_METHOD=weird-method-x should be refused"),
+    };
+    assert!(
+        error.to_string().contains("weird-method-x"),
+        "the log has it"
+    );
+    let (_, _, message) = body_fields(&token_failure(&error, None).body);
+    assert!(
+        message.starts_with("invalid configuration: AUTH_METHOD '…'"),
+        "{message}"
+    );
+    assert!(!message.contains("weird"), "{message}");
 }
 
 #[test]

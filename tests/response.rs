@@ -246,10 +246,7 @@ fn expires_at_rules() {
         "exp past but expires_in given: the clocks disagree, expires_in wins"
     );
     assert_eq!(expires_at(1_000, None, none, 9), Some(1_009));
-    assert_eq!(
-        expires_at(u64::MAX - 5, Some(100), none, 9),
-        Some(u64::MAX)
-    );
+    assert_eq!(expires_at(u64::MAX - 5, Some(100), none, 9), Some(u64::MAX));
 }
 
 #[test]
@@ -798,7 +795,11 @@ fn default_auth_method_is_post_only_when_basic_is_not_listed() {
 #[test]
 fn discovery_with_an_http_token_endpoint_is_refused() {
     let error = metadata("discovery_http_token_endpoint.json", false).unwrap_err();
-    assert_eq!(error.code(), "invalid_response", "the IdP's answer, not our configuration");
+    assert_eq!(
+        error.code(),
+        "invalid_response",
+        "the IdP's answer, not our configuration"
+    );
     let message = error.to_string();
     assert!(
         message.contains(

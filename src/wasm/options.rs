@@ -58,6 +58,7 @@ pub fn read_options(flat: &JsValue) -> ConfigInput {
         timeout_ms: number("timeoutMs"),
         max_retries: number("maxRetries"),
         max_wait_ms: number("maxWaitMs"),
-        allow_insecure_http: own(flat, "allowInsecureHttp").is_some_and(|v| v.as_bool() == Some(true)),
+        allow_insecure_http: own(flat, "allowInsecureHttp")
+            .is_some_and(|v| v.as_bool() == Some(true)),
     }
 }

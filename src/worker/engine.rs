@@ -198,12 +198,9 @@ fn start_renewal(inner: Rc<Inner>, background: bool) {
                         let sent = inner.fetcher.send(&request, timeout_ms).await;
                         let mut driver = inner.driver.borrow_mut();
                         let step = match &sent {
-                            Ok(raw) => driver.on_response(
-                                now_ms(),
-                                &raw.view(),
-                                &Platform,
-                                Math::random(),
-                            ),
+                            Ok(raw) => {
+                                driver.on_response(now_ms(), &raw.view(), &Platform, Math::random())
+                            }
                             Err(error) => {
                                 driver.on_unanswered(now_ms(), error.clone(), Math::random())
                             }

@@ -21,8 +21,8 @@ use crate::proxy::{
     path_and_query, proxy_config, request_headers_to_drop, server_timing, token_failure,
     upstream_url, ProxyConfig, TokenSource,
 };
-use crate::wasm::values::object;
 use crate::wasm::json::Platform;
+use crate::wasm::values::object;
 use engine::{access_token_of, Engine};
 use http::{network_from, Fetcher};
 
@@ -357,8 +357,14 @@ fn json_response(
 
 use engine::Bearer;
 
+/// The answer for a token failure, and the error's whole (cleaned) message for the debug log.
+struct TokenFailure {
+    answer: web_sys::Response,
+    detail: String,
+}
+
 /// A token (and whether it came from memory), or the answer for a token failure.
-async fn bearer(proxy: &Proxy) -> Result<Result<(Rc<Bearer>, bool), web_sys::Response>, JsValue> {
+async fn bearer(proxy: &Proxy) -> Result<Result<(Rc<Bearer>, bool), TokenFailure>, JsValue> {
     if let Some(bearer) = proxy.engine.fresh_bearer() {
         return Ok(Ok((bearer, true)));
     }
@@ -383,15 +389,11 @@ async fn bearer(proxy: &Proxy) -> Result<Result<(Rc<Bearer>, bool), web_sys::Res
             let status = field("status").as_f64().unwrap_or(502.0) as u16;
             let retry_after = field("retryAfter").as_f64().map(|s| s.to_string());
             let body = field("body").as_string().unwrap_or_default();
-            if proxy.config.debug_log {
-                let detail = field("detail").as_string().unwrap_or_default();
-                let line = format!(
-                    "{{\"edgeOauth\":\"token\",\"error\":\"{}\"}}",
-                    crate::proxy::json_escape(&detail)
-                );
-                web_sys::console::log_1(&line.into());
-            }
-            Ok(Err(json_response(status, retry_after.as_deref(), &body)?))
+            let answer = json_response(status, retry_after.as_deref(), &body)?;
+            Ok(Err(TokenFailure {
+                answer,
+                detail: field("detail").as_string().unwrap_or_default(),
+            }))
         }
     }
 }
@@ -453,7 +455,7 @@ async fn forward(
         Ok((bearer, _)) if refused => (bearer, TokenSource::Refresh),
         Ok((bearer, true)) => (bearer, TokenSource::Cache),
         Ok((bearer, false)) => (bearer, TokenSource::Fetch),
-        Err(answer) => return Ok(logged(proxy, request, answer, started)),
+        Err(failure) => return Ok(logged(proxy, request, failure, started)),
     };
     let mut token_ms = Date::now() - token_started;
 
@@ -462,7 +464,7 @@ async fn forward(
     while response.status() == 401 {
         // A refused token is renewed at most once per request, and not at all when it had
         // replaced a refused one itself (the cache counts that as a failure).
-        if !proxy.engine.refused(&bearer.access_token) || retried || !replayable {
+        if !replayable || !proxy.engine.refused(&bearer.access_token) || retried {
             break;
         }
         retried = true;
@@ -470,7 +472,7 @@ async fn forward(
         let refresh_started = Date::now();
         bearer = match self::bearer(proxy).await? {
             Ok((found, _)) => found,
-            Err(answer) => return Ok(logged(proxy, request, answer, started)),
+            Err(failure) => return Ok(logged(proxy, request, failure, started)),
         };
         token_ms += Date::now() - refresh_started;
         source = TokenSource::Refresh;
@@ -483,7 +485,7 @@ async fn forward(
     let timing = JsValue::from_str(&server_timing(source, token_ms));
     let connection = response.headers().get("connection")?.unwrap_or_default();
     let answer = relay(proxy, &response, &connection, &timing)?;
-    log(proxy, request, answer.status(), Some(source), started);
+    log(proxy, request, answer.status(), Some(source), started, None);
     Ok(answer)
 }
 
@@ -491,11 +493,12 @@ async fn forward(
 fn logged(
     proxy: &Proxy,
     request: &web_sys::Request,
-    answer: web_sys::Response,
+    failure: TokenFailure,
     started: f64,
 ) -> web_sys::Response {
-    log(proxy, request, answer.status(), None, started);
-    answer
+    let status = failure.answer.status();
+    log(proxy, request, status, None, started, Some(&failure.detail));
+    failure.answer
 }
 
 fn refuse(
@@ -506,7 +509,7 @@ fn refuse(
     message: &str,
     started: f64,
 ) -> Result<web_sys::Response, JsValue> {
-    log(proxy, request, status, None, started);
+    log(proxy, request, status, None, started, None);
     json_response(status, None, &json_error(error, error, message))
 }
 
@@ -565,13 +568,15 @@ fn discard(response: &web_sys::Response) {
 }
 
 /// One structured line per request with `LOG_LEVEL=debug`: method, path (no query: it may
-/// carry keys), status, token source and time. Never a header value or a token.
+/// carry keys), status, token source, time, and a token failure's cleaned message. Never a
+/// header value or a token.
 fn log(
     proxy: &Proxy,
     request: &web_sys::Request,
     status: u16,
     source: Option<TokenSource>,
     started: f64,
+    error: Option<&str>,
 ) {
     if !proxy.config.debug_log {
         return;
@@ -585,8 +590,12 @@ fn log(
         Some(TokenSource::Refresh) => "refresh",
         None => "none",
     };
+    // A token failure's message, cleaned of secrets and control characters by the core.
+    let error = error.map_or(String::new(), |text| {
+        format!(",\"error\":\"{}\"", crate::proxy::json_escape(text))
+    });
     let line = format!(
-        "{{\"edgeOauth\":\"request\",\"method\":\"{}\",\"path\":\"{}\",\"status\":{status},\"token\":\"{token}\",\"ms\":{:.1}}}",
+        "{{\"edgeOauth\":\"request\",\"method\":\"{}\",\"path\":\"{}\",\"status\":{status},\"token\":\"{token}\",\"ms\":{:.1}{error}}}",
         crate::proxy::json_escape(&request.method()),
         crate::proxy::json_escape(&path),
         Date::now() - started,

@@ -125,7 +125,9 @@ pub fn password_input() -> ConfigInput {
 
 /// `input()` after validation.
 pub fn config() -> Config {
-    input().validate(&SerdeJson).expect("the base configuration is valid")
+    input()
+        .validate(&SerdeJson)
+        .expect("the base configuration is valid")
 }
 
 /// A token issued at `issued_at` that expires at `expires_at`.
