@@ -63,6 +63,7 @@ export class Renewal {
   #makeError;
   #controller = null;
   #cancelled = false;
+  #watchdog;
   /** Whether the core has ended this renewal (its waiters are no longer counted). */
   done = false;
 
@@ -75,15 +76,34 @@ export class Renewal {
     this.#core = core;
     this.#fetch = fetch;
     this.#makeError = makeError;
-    this.promise = background
+    const run = background
       ? new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.#run())
       : this.#run();
+    this.promise = this.#watched(run);
     // A background refresh may have no waiter: its rejection is not an unhandled one.
     this.promise.catch(() => {});
   }
 
+  /**
+   * `run`, or a timeout once maxWaitMs (and a little for the timers) has passed: the core ends
+   * every renewal by then, so one still running was dropped by the platform (a runtime that
+   * cancels what a finished request left running). It is cancelled, and the next caller
+   * starts anew: no caller waits past its budget.
+   */
+  #watched(run) {
+    const limit = this.#core.maxWaitMs + 250;
+    const watchdog = new Promise((_, reject) => {
+      this.#watchdog = setTimeout(() => {
+        if (!this.done) this.cancel();
+        reject(this.#makeError({ code: 'timeout', message: `no token within maxWaitMs (${limit - 250} ms)`, retryable: true }));
+      }, limit);
+    });
+    return Promise.race([run, watchdog]).finally(() => clearTimeout(this.#watchdog));
+  }
+
   /** Stops the request under way; the promise never settles (nobody waits for it). */
   cancel() {
+    clearTimeout(this.#watchdog);
     this.#cancelled = true;
     this.#controller?.abort();
     this.#core.cancel();

@@ -188,6 +188,12 @@ impl CoreClient {
         self.driver.config().header_name.clone()
     }
 
+    /// The longest a caller waits for a renewal (`maxWaitMs`).
+    #[wasm_bindgen(getter, js_name = maxWaitMs)]
+    pub fn max_wait_ms(&self) -> f64 {
+        self.driver.config().max_wait_ms as f64
+    }
+
     /// How long the request just sent may take (see `Driver::attempt_timeout_ms`).
     #[wasm_bindgen(js_name = attemptTimeoutMs)]
     pub fn attempt_timeout_ms(&self, now: f64) -> f64 {

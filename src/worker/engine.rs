@@ -1,11 +1,11 @@
 //! The Worker's engine: the core [`Driver`] stepped from Rust, with the platform's `fetch`
 //! and timers. One renewal at a time, as one promise that every waiting request shares.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Date, Math, Promise};
-use wasm_bindgen::JsValue;
+use js_sys::{Date, Math, Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::cache::{Lookup, Outcome, Refusal};
@@ -34,6 +34,8 @@ struct Inner {
     flight: RefCell<Option<Promise>>,
     /// The last fresh token handed out, with its header value.
     last_bearer: RefCell<Option<Rc<Bearer>>>,
+    /// Bumped when a stuck renewal is abandoned: its future stops at its next step.
+    generation: Cell<u64>,
 }
 
 /// A token and the header value that carries it.
@@ -67,13 +69,16 @@ impl Engine {
                 make_error,
                 flight: RefCell::new(None),
                 last_bearer: RefCell::new(None),
+                generation: Cell::new(0),
             }),
         }
     }
 
     /// A token: from memory when fresh (starting one background refresh near expiry), else
-    /// by waiting for the one renewal under way.
-    pub fn get(&self) -> Answer {
+    /// by waiting for the one renewal under way. A renewal this starts is kept alive past the
+    /// request with `ctx.waitUntil`: workerd cancels what a finished request left running,
+    /// and every later request would wait on it forever.
+    pub fn get(&self, ctx: &JsValue) -> Answer {
         let inner = &self.inner;
         let mut driver = inner.driver.borrow_mut();
         let (served, start) = match driver.cache().lookup(now_ms()) {
@@ -96,7 +101,7 @@ impl Engine {
         };
         drop(driver);
         if start {
-            start_renewal(inner.clone(), served.is_some());
+            start_renewal(inner.clone(), served.is_some(), ctx);
         }
         match served {
             Some(info) => Answer {
@@ -132,6 +137,22 @@ impl Engine {
         });
         *last = Some(bearer.clone());
         Some(bearer)
+    }
+
+    /// Gives up on `flight` if it is still the renewal under way: it has outlived every
+    /// deadline, so the platform must have dropped it. The next request starts a new one.
+    pub fn abandon(&self, flight: &Promise) {
+        let inner = &self.inner;
+        let current = inner
+            .flight
+            .borrow()
+            .as_ref()
+            .is_some_and(|p| Object::is(p, flight));
+        if current {
+            inner.generation.set(inner.generation.get() + 1);
+            inner.flight.replace(None);
+            inner.driver.borrow_mut().cancel();
+        }
     }
 
     /// The origin refused `access_token`: true — get a token again and retry once; false —
@@ -180,12 +201,18 @@ fn action(inner: &Inner, step: Step<'_>) -> Action {
 
 /// Runs one renewal to its end as the promise every waiter shares. A `background` refresh
 /// starts on the next task, so the caller that triggered it gets its cached token first.
-fn start_renewal(inner: Rc<Inner>, background: bool) {
+fn start_renewal(inner: Rc<Inner>, background: bool, ctx: &JsValue) {
+    let generation = inner.generation.get();
     let promise = future_to_promise({
         let inner = inner.clone();
         async move {
+            // After each wait: an abandoned renewal touches nothing.
+            let abandoned = || inner.generation.get() != generation;
             if background {
                 gloo_timers::future::TimeoutFuture::new(0).await;
+            }
+            if abandoned() {
+                return Err(JsValue::UNDEFINED);
             }
             let mut next = {
                 let mut driver = inner.driver.borrow_mut();
@@ -196,6 +223,9 @@ fn start_renewal(inner: Rc<Inner>, background: bool) {
                     Action::Send(request) => {
                         let timeout_ms = inner.driver.borrow().attempt_timeout_ms(now_ms());
                         let sent = inner.fetcher.send(&request, timeout_ms).await;
+                        if abandoned() {
+                            return Err(JsValue::UNDEFINED);
+                        }
                         let mut driver = inner.driver.borrow_mut();
                         let step = match &sent {
                             Ok(raw) => {
@@ -210,6 +240,9 @@ fn start_renewal(inner: Rc<Inner>, background: bool) {
                     Action::Sleep(ms) => {
                         let ms = u32::try_from(ms).unwrap_or(u32::MAX);
                         gloo_timers::future::TimeoutFuture::new(ms).await;
+                        if abandoned() {
+                            return Err(JsValue::UNDEFINED);
+                        }
                         let mut driver = inner.driver.borrow_mut();
                         action(&inner, driver.resume(now_ms()))
                     }
@@ -229,7 +262,17 @@ fn start_renewal(inner: Rc<Inner>, background: bool) {
             let _ = JsFuture::from(promise).await;
         }
     });
+    wait_until(ctx, &promise);
     inner.flight.replace(Some(promise));
+}
+
+/// `ctx.waitUntil(promise)`, when the request's context has it.
+fn wait_until(ctx: &JsValue, promise: &Promise) {
+    if let Ok(function) = Reflect::get(ctx, &"waitUntil".into()) {
+        if let Some(function) = function.dyn_ref::<js_sys::Function>() {
+            let _ = function.call1(ctx, promise);
+        }
+    }
 }
 
 /// The access token in a header value (`Bearer <token>`): token types hold no space.

@@ -52,9 +52,12 @@ extern "C" {
         dropped: &JsValue,
         name: &JsValue,
         value: &JsValue,
+        ctx: &JsValue,
         on_response: &js_sys::Function,
         on_error: &js_sys::Function,
     ) -> Promise;
+    #[wasm_bindgen(js_name = withDeadline)]
+    fn with_deadline(promise: &Promise, ms: f64) -> Promise;
     #[wasm_bindgen(js_name = relayResponse, catch)]
     fn relay_response(
         response: &web_sys::Response,
@@ -148,7 +151,7 @@ thread_local! {
 /// answered, the request gets its own answer (a JSON 5xx at worst) and the isolate keeps its
 /// token and the requests in flight.
 #[wasm_bindgen]
-pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
+pub fn fetch(request: web_sys::Request, env: Env, ctx: JsValue) -> Promise {
     let proxy = match proxy_for(&env) {
         Ok(proxy) => proxy,
         Err(error) => {
@@ -158,14 +161,14 @@ pub fn fetch(request: web_sys::Request, env: Env, _ctx: JsValue) -> Promise {
             return settle(json_response(500, None, &answer.body));
         }
     };
-    match handle(proxy, request) {
+    match handle(proxy, request, ctx) {
         Ok(answer) => answer,
         Err(fault) => settle(Err(fault)),
     }
 }
 
 /// [`fetch`] with a configured proxy: an error here is answered by [`settle`].
-fn handle(proxy: Rc<Proxy>, request: web_sys::Request) -> Result<Promise, JsValue> {
+fn handle(proxy: Rc<Proxy>, request: web_sys::Request, ctx: JsValue) -> Result<Promise, JsValue> {
     // Only the debug log line reads the start time.
     let started = if proxy.config.debug_log {
         Date::now()
@@ -188,6 +191,7 @@ fn handle(proxy: Rc<Proxy>, request: web_sys::Request) -> Result<Promise, JsValu
                     &dropped,
                     &proxy.header_name,
                     &bearer.header_value,
+                    &ctx,
                     callbacks.on_response.as_ref().unchecked_ref(),
                     callbacks.on_error.as_ref().unchecked_ref(),
                 )
@@ -196,7 +200,7 @@ fn handle(proxy: Rc<Proxy>, request: web_sys::Request) -> Result<Promise, JsValu
     }
     let outbound = copy_without(&headers, &dropped)?;
     Ok(future_to_promise(async move {
-        let answer = forward(&proxy, &request, &target, &outbound, started, false).await;
+        let answer = forward(&proxy, &request, &ctx, &target, &outbound, started, false).await;
         Ok(settle(answer).into())
     }))
 }
@@ -219,9 +223,9 @@ fn settle(answer: Result<web_sys::Response, JsValue>) -> Promise {
     }
 }
 
-/// `(response, status, Connection header, request, header value) -> answer`.
+/// `(response, status, Connection header, request, header value, ctx) -> answer`.
 type OnResponse =
-    dyn Fn(web_sys::Response, u16, Option<String>, web_sys::Request, JsValue) -> JsValue;
+    dyn Fn(web_sys::Response, u16, Option<String>, web_sys::Request, JsValue, JsValue) -> JsValue;
 
 /// The callbacks of the no-future path, made once per isolate.
 struct Callbacks {
@@ -247,6 +251,7 @@ fn on_upstream_response(
     connection: Option<String>,
     request: web_sys::Request,
     header_value: JsValue,
+    ctx: JsValue,
 ) -> JsValue {
     let Some(proxy) = PROXY.with(|p| p.borrow().clone()) else {
         return settle(Err("the proxy is gone".into())).into();
@@ -276,7 +281,7 @@ fn on_upstream_response(
                     let connection = headers.get("connection")?.unwrap_or_default();
                     let dropped = proxy.request_drop.with_connection(&connection);
                     let outbound = copy_without(&headers, &dropped)?;
-                    forward(&proxy, &request, &target, &outbound, 0.0, true).await
+                    forward(&proxy, &request, &ctx, &target, &outbound, 0.0, true).await
                 }
                 Err(refusal) => Ok(refusal),
             }
@@ -364,12 +369,31 @@ struct TokenFailure {
 }
 
 /// A token (and whether it came from memory), or the answer for a token failure.
-async fn bearer(proxy: &Proxy) -> Result<Result<(Rc<Bearer>, bool), TokenFailure>, JsValue> {
+/// A caller waits for a renewal at most `maxWaitMs` (and a little for the timers): the
+/// renewal's own attempts end by then; one that has not has been dropped by the platform.
+async fn bearer(
+    proxy: &Proxy,
+    ctx: &JsValue,
+) -> Result<Result<(Rc<Bearer>, bool), TokenFailure>, JsValue> {
     if let Some(bearer) = proxy.engine.fresh_bearer() {
         return Ok(Ok((bearer, true)));
     }
-    let answer = proxy.engine.get();
-    match JsFuture::from(answer.promise).await {
+    let answer = proxy.engine.get(ctx);
+    let max_wait_ms = proxy.config.client.max_wait_ms;
+    let waited = with_deadline(&answer.promise, (max_wait_ms + 250) as f64);
+    match JsFuture::from(waited).await {
+        Ok(info) if info.is_undefined() => {
+            proxy.engine.abandon(&answer.promise);
+            let error = TokenError::Timeout {
+                timeout_ms: max_wait_ms,
+            };
+            let failure = token_failure(&error, None);
+            let retry_after = failure.retry_after_seconds.map(|s| s.to_string());
+            Ok(Err(TokenFailure {
+                answer: json_response(failure.status, retry_after.as_deref(), &failure.body)?,
+                detail: error.message(),
+            }))
+        }
         Ok(info) => {
             let text = |name: &str| {
                 Reflect::get(&info, &name.into())
@@ -427,6 +451,7 @@ fn admit(
 async fn forward(
     proxy: &Proxy,
     request: &web_sys::Request,
+    ctx: &JsValue,
     target: &str,
     outbound: &Headers,
     started: f64,
@@ -451,7 +476,7 @@ async fn forward(
     };
 
     let token_started = Date::now();
-    let (mut bearer, mut source) = match self::bearer(proxy).await? {
+    let (mut bearer, mut source) = match self::bearer(proxy, ctx).await? {
         Ok((bearer, _)) if refused => (bearer, TokenSource::Refresh),
         Ok((bearer, true)) => (bearer, TokenSource::Cache),
         Ok((bearer, false)) => (bearer, TokenSource::Fetch),
@@ -470,7 +495,7 @@ async fn forward(
         retried = true;
         discard(&response);
         let refresh_started = Date::now();
-        bearer = match self::bearer(proxy).await? {
+        bearer = match self::bearer(proxy, ctx).await? {
             Ok((found, _)) => found,
             Err(failure) => return Ok(logged(proxy, request, failure, started)),
         };

@@ -49,16 +49,25 @@ export function sendUpstream(url, method, headers, name, value, body) {
 /**
  * Sends a request that has no body to the origin with a fresh token, with no Rust future in
  * between: the origin's response goes to `onResponse(response, status, connection, request,
- * value)` (status and Connection header read here, each a crossing fewer), a failure to
+ * value, ctx)` (status and Connection header read here, each a crossing fewer), a failure to
  * `onError(error)`.
  */
-export function forwardFresh(url, request, dropped, name, value, onResponse, onError) {
+export function forwardFresh(url, request, dropped, name, value, ctx, onResponse, onError) {
   const headers = copyWithout(request.headers, dropped);
   headers.set(name, value);
   return fetch(url, { method: request.method, headers, redirect: 'manual' }).then(
-    (response) => onResponse(response, response.status, response.headers.get('connection'), request, value),
+    (response) => onResponse(response, response.status, response.headers.get('connection'), request, value, ctx),
     onError,
   );
+}
+
+/** `promise`, or `undefined` once `ms` have passed without it settling. */
+export function withDeadline(promise, ms) {
+  let timer;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** The origin's response for the caller: streamed, without `dropped`, with Server-Timing. */
