@@ -37,6 +37,7 @@ let origin; // the Worker's origin and client.fetch's API (echo, secure, chunks 
 let fx; // scripted fixture server
 let faults; // fault-server.mjs
 const workers = [];
+const starting = new Set(); // Worker startups under way (after() waits for them)
 const answers = []; // every Worker answer seen: { status, headers, body (non-2xx only) }
 
 before(async () => {
@@ -47,6 +48,8 @@ before(async () => {
 }, { timeout: 240_000 });
 
 after(async () => {
+  // A Worker warmed up for a test that did not run (--test-name-pattern) may still be starting.
+  await Promise.allSettled([...starting]);
   await Promise.all(workers.map((w) => w.dispose()));
   await Promise.all([auth?.close(), origin?.close(), fx?.close(), faults?.close()]);
 });
@@ -127,9 +130,15 @@ function workerBindings(extra = {}) {
 
 /** Starts a Worker (never builds: the top-level before() did, if at all). */
 async function newWorker(extra) {
-  const worker = await startWorker({ bindings: workerBindings(extra), build: false });
-  workers.push(worker);
-  return worker;
+  const pending = startWorker({ bindings: workerBindings(extra), build: false });
+  starting.add(pending);
+  try {
+    const worker = await pending;
+    workers.push(worker);
+    return worker;
+  } finally {
+    starting.delete(pending);
+  }
 }
 
 /**

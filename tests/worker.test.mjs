@@ -766,6 +766,35 @@ describe('a cold isolate under load', () => {
 });
 
 // ------------------------------------------------------------------------------------------
+describe('a background refresh outlives the request that started it', () => {
+  let shortAuth;
+  after(async () => {
+    await shortAuth?.close();
+  });
+
+  // workerd cancels what a finished request left running: a refresh started by a request that
+  // was answered from the cache must be kept alive (ctx.waitUntil), or every later request
+  // waits on it forever.
+  it('the next token comes from the refresh a cache hit started', { timeout: 30_000 }, async () => {
+    shortAuth = await startAuthServer();
+    shortAuth.setAccessTokenTtl(4);
+    const worker = await start(baseBindings({ TOKEN_URL: shortAuth.tokenUrl, LOG_LEVEL: undefined, MAX_WAIT_MS: '3000' }));
+    const first = await call(worker, '/bg/echo', { http: true, headers: keyHeader() });
+    assert.equal(first.status, 200);
+    const firstToken = first.json.headers.authorization;
+    // A 4 s JWT lives 3 s here (its whole-second iat); refresh-ahead from 1.5 s, served to 2.25 s.
+    await new Promise((resolve) => setTimeout(resolve, 1_700));
+    shortAuth.setDelay(400); // the refresh is still out when the request that starts it ends
+    const hit = await call(worker, '/bg/echo', { http: true, headers: keyHeader() });
+    assert.equal(hit.json.headers.authorization, firstToken, 'served from the cache');
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    const after = await call(worker, '/bg/echo', { http: true, headers: keyHeader() });
+    assert.equal(after.status, 200, after.text);
+    assert.notEqual(after.json.headers.authorization, firstToken, 'the refreshed token');
+    assert.equal(shortAuth.tokenRequests, 2, 'the background refresh was the second and last token request');
+  });
+});
+
 describe('no secret, key or token leaks', () => {
   it('no log line, response body or header contains the client secret, a proxy key or an issued token', () => {
     const tokens = [...new Set([...origin.tokens(), ...evil.tokens()])].filter((t) => t.startsWith('eyJ'));
