@@ -71,7 +71,8 @@ const grantsSent = (path) => fx.requestsFor(path).map((r) => {
 
 /**
  * Calls `fn()` `total` times in `batches` equal batches, evenly spread over `overMs` (the first
- * batch at once, the last one before `overMs`); resolves with every outcome (allSettled).
+ * batch at once, the last one before `overMs`); resolves with every outcome, in the shape
+ * Promise.allSettled gives ({ status: 'fulfilled', value } or { status: 'rejected', reason }).
  */
 async function spread(total, overMs, batches, fn) {
   const perBatch = Math.ceil(total / batches);
@@ -239,7 +240,7 @@ function assertHandled(answer, what) {
     && typeof answer.json.message === 'string', `${what}: ${answer.status} body ${answer.text.slice(0, 200)}`);
 }
 
-/** Every rendering of `error` (and of `stats`) is free of control characters. */
+/** The error's message, description and string form are free of control characters. */
 function assertNoControl(error) {
   for (const text of [error.message, error.description ?? '', String(error)]) {
     assert.ok(!CONTROL.test(text), `control character in ${JSON.stringify(text).slice(0, 300)}`);
@@ -437,6 +438,17 @@ describe('cooldown after a failed renewal, shared by every caller', () => {
     const afterReset = await rejectsWith(client.getToken(), TokenError, 'server_error', { status: 500 });
     assert.equal(afterReset.retryAfter, 1);
     assert.equal(fx.count(path), 4);
+  });
+
+  it('npm: retryAfter is not set on config or aborted errors', T, async () => {
+    const config = throwsConfig(() => new TokenClient({ tokenUrl: 'http://auth.example.com/token', clientId: ID, clientSecret: SECRET }), TokenError);
+    assert.equal(config.retryAfter, undefined);
+    fx.script('/cd/aborted', { status: 200, delayMs: 300, body: okBody('cd-aborted') });
+    const client = make('/cd/aborted');
+    const aborted = await rejectsWith(client.getToken({ signal: AbortSignal.timeout(50) }), TokenError, 'aborted');
+    assert.equal(aborted.retryAfter, undefined);
+    const already = await rejectsWith(client.getToken({ signal: AbortSignal.abort() }), TokenError, 'aborted');
+    assert.equal(already.retryAfter, undefined);
   });
 
   it("npm: the server's Retry-After sets the cooldown, capped at 3600 s", T, async () => {
@@ -749,7 +761,8 @@ describe('hostile token endpoint answers', () => {
     for (const worker of [wHuge, wCrlf, wEcho, wJwt, wEchoRefresh]) worker.warm();
   });
 
-  it('npm: a 64 MiB chunked body → invalid_response; the read is cancelled and memory stays within a few MiB', T, async () => {
+  it('npm: a 64 MiB chunked body → invalid_response; the read is cancelled and memory stays within a few MiB', T, async (t) => {
+    await Promise.allSettled([...starting]); // Workers warming up in this process would blur the figure
     const huge = hugeBody({ totalBytes: 64 * MiB });
     faults.route('/huge/npm', huge);
     const client = new TokenClient({ tokenUrl: `${faults.url}/huge/npm`, clientId: ID, clientSecret: SECRET, maxRetries: 0 });
@@ -766,9 +779,21 @@ describe('hostile token endpoint answers', () => {
     await waitFor(() => huge.stats.closedEarly + huge.stats.completed === 1, 5000, 'the server to finish or be cut off');
     assert.equal(huge.stats.completed, 0, 'the whole 64 MiB was read');
     assert.ok(huge.stats.perRequest[0] < 32 * MiB, `${(huge.stats.perRequest[0] / MiB).toFixed(1)} MiB were taken off the wire`);
+    t.diagnostic(`rss +${((peak - base) / MiB).toFixed(1)} MiB at the peak; ${(huge.stats.perRequest[0] / MiB).toFixed(1)} MiB sent before the client hung up`);
     assert.ok(peak - base < 32 * MiB, `rss grew by ${((peak - base) / MiB).toFixed(1)} MiB`);
     assert.equal(faults.count('/huge/npm'), 1);
     assert.ok(!err.message.includes('aaaaaaaaaa'));
+  });
+
+  it('npm: a 64 MiB chunked discovery document → invalid_response; the read is cancelled', T, async () => {
+    const huge = hugeBody({ totalBytes: 64 * MiB });
+    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) faults.route(`/huge-disc${path}`, huge);
+    const client = new TokenClient({ issuer: `${faults.url}/huge-disc`, clientId: ID, clientSecret: SECRET, maxRetries: 0 });
+    await rejectsWith(client.getToken({ signal: AbortSignal.timeout(15_000) }), TokenError, 'invalid_response');
+    await waitFor(() => huge.stats.closedEarly + huge.stats.completed === huge.stats.requests, 5000, 'the server to finish or be cut off');
+    assert.ok(huge.stats.requests >= 1);
+    assert.equal(huge.stats.completed, 0, 'a whole 64 MiB document was read');
+    assert.ok(huge.stats.perRequest.every((n) => n < 32 * MiB), `MiB taken off the wire: ${huge.stats.perRequest.map((n) => (n / MiB).toFixed(1))}`);
   });
 
   it('Worker: a 64 MiB chunked body → 502 invalid_response; the read is cancelled', T, async () => {
@@ -1033,8 +1058,9 @@ describe('Worker: hostile callers', () => {
     await assertKeptToken(tokensBefore);
   });
 
-  it('odd and oversized headers: each request gets its own answer (forwarded, or 4xx/5xx JSON); the token is kept', T, async () => {
+  it('odd and oversized headers: each request gets its own answer (forwarded, or 4xx/5xx JSON); the token is kept', T, async (t) => {
     const tokensBefore = auth.tokenRequests;
+    const seen = [];
     const auth_ = ['Proxy-Authorization', `Bearer ${KEY}`];
     const cases = [
       ['a 16 KiB header value', [auth_, ['X-Long', 'v'.repeat(16 * 1024)]]],
@@ -1058,14 +1084,17 @@ describe('Worker: hostile callers', () => {
       } catch (error) {
         assert.fail(`${label}: no answer (${error.message})`);
       }
+      seen.push(`${label}: ${answer.status}`);
       assertHandled(answer, label);
       if (answer.status === 200) assert.equal(answer.json?.path, '/base/odd/echo', label);
     }
+    t.diagnostic(seen.join('; '));
     await assertKeptToken(tokensBefore);
   });
 
-  it('malformed paths: each gets its own answer (forwarded under the base path, or 400 JSON); the token is kept', T, async () => {
+  it('malformed paths: each gets its own answer (forwarded under the base path, or 400 JSON); the token is kept', T, async (t) => {
     const tokensBefore = auth.tokenRequests;
+    const seen = [];
     const targets = [
       '/%', '/%zz/echo', '/a%00b/echo', '/%C0%AE%C0%AE/echo', '/%ff%fe/echo', '/a/%2e%2E/echo', '/..;/echo',
       '/a//b/echo', '/%u002e%u002e/echo', '/%0d%0aX-Injected:%20yes/echo', '/%E2%80%AE/echo', '/echo?%', '/echo?a=%zz&b=%00',
@@ -1079,6 +1108,7 @@ describe('Worker: hostile callers', () => {
       } catch (error) {
         assert.fail(`${target.slice(0, 60)}: no answer (${error.message})`);
       }
+      seen.push(`${target.slice(0, 24)}: ${answer.status}`);
       assertHandled(answer, target.slice(0, 60));
       if (answer.status < 400) {
         assert.equal(origin.count(), originBefore + 1, `${target.slice(0, 60)}: forwarded`);
@@ -1087,6 +1117,7 @@ describe('Worker: hostile callers', () => {
         assert.equal(origin.count(), originBefore, `${target.slice(0, 60)}: refused, yet forwarded`);
       }
     }
+    t.diagnostic(seen.join('; '));
     await assertKeptToken(tokensBefore);
   });
 
@@ -1210,6 +1241,32 @@ describe('discovery is verified', () => {
       const err = await rejectsWith(client.getToken(), TokenError, 'invalid_response');
       assert.match(err.message, /issuer/i, issuer);
       assert.equal(fx.count(`${base}/token`), 0, `${issuer}: the token endpoint was contacted`);
+    }
+  });
+
+  it('npm: only a 200 JSON object counts as metadata (an array, null, a string, a 203, a 200 HTML page → invalid_response; no token request)', T, async () => {
+    const answers_ = [
+      ['a JSON array', { status: 200, body: [{ issuer: 'x', token_endpoint: 'y' }] }],
+      ['JSON null', { status: 200, headers: { 'content-type': 'application/json' }, body: 'null' }],
+      ['a JSON string', { status: 200, headers: { 'content-type': 'application/json' }, body: '"metadata"' }],
+      ['a 203', { status: 203, body: 'OBJECT' }],
+      ['an HTML page', { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>metadata</html>' }],
+    ];
+    for (const [i, [label, answer]] of answers_.entries()) {
+      const base = `/disc-shape-${i}`;
+      const issuer = `${fx.url}${base}`;
+      const resolved = answer.body === 'OBJECT' ? { ...answer, body: { issuer, token_endpoint: `${issuer}/token` } } : answer;
+      fx.script(`${base}${OIDC}`, resolved);
+      fx.script(`${base}${RFC8414}`, resolved);
+      fx.script(`${base}/token`, { status: 200, body: okBody('disc-shape-never') });
+      const client = new TokenClient({ issuer, clientId: ID, clientSecret: SECRET, maxRetries: 0 });
+      try {
+        await rejectsWith(client.getToken(), TokenError, 'invalid_response');
+      } catch (failure) {
+        failure.message = `${label}: ${failure.message}`;
+        throw failure;
+      }
+      assert.equal(fx.count(`${base}/token`), 0, `${label}: the token endpoint was contacted`);
     }
   });
 
