@@ -18,7 +18,7 @@
 use crate::config::Timing;
 use crate::error::TokenError;
 use crate::response::Token;
-use crate::secret::RefreshToken;
+use crate::secret::{AccessToken, RefreshToken};
 
 /// Counters a caller can read with `stats()`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,6 +150,9 @@ pub struct TokenCache {
     unproven_replacement: bool,
     /// A refusal of the unproven replacement has started a cooldown already.
     replacement_penalized: bool,
+    /// The access token last dropped, never served again: kept only so that a server echoing
+    /// it in an error cannot put it in front of a caller.
+    retired_access_token: Option<AccessToken>,
 }
 
 impl TokenCache {
@@ -169,7 +172,24 @@ impl TokenCache {
             renewing_refused: false,
             unproven_replacement: false,
             replacement_penalized: false,
+            retired_access_token: None,
         }
+    }
+
+    /// Drops the cached token, remembering its access token for redaction only.
+    fn drop_token(&mut self) {
+        if let Some(token) = self.token.take() {
+            self.retired_access_token = Some(token.access_token);
+        }
+    }
+
+    /// The access tokens the client holds or last held: what a server's error text must not
+    /// carry on.
+    pub fn access_tokens(&self) -> impl Iterator<Item = &AccessToken> {
+        let current = self.token.as_ref().map(|t| &t.access_token);
+        current
+            .into_iter()
+            .chain(self.retired_access_token.as_ref())
     }
 
     /// The error the last failed renewal ended with, while it is the latest news.
@@ -252,7 +272,7 @@ impl TokenCache {
             };
         }
         if now >= token.expires_at_ms {
-            self.token = None;
+            self.drop_token();
             self.stale_ok = false;
         }
         self.join_flight(now)
@@ -341,7 +361,7 @@ impl TokenCache {
         self.cooldown_until = now.saturating_add(cooldown);
         self.stale_ok = self.token.as_ref().is_some_and(|t| now < t.expires_at_ms);
         if !self.stale_ok {
-            self.token = None;
+            self.drop_token();
         }
         match self.token.as_ref() {
             Some(token) => {
@@ -446,7 +466,7 @@ impl TokenCache {
     /// Drops the cached token (after a 401, say); the refresh token stays. A request in flight
     /// carries on, and its token is kept when it arrives.
     pub fn invalidate(&mut self) {
-        self.token = None;
+        self.drop_token();
         self.stale_ok = false;
         self.unproven_replacement = false;
         self.replacement_penalized = false;

@@ -247,9 +247,7 @@ impl Driver {
         if let Some(token) = self.cache.refresh_token() {
             clear.push(token.expose());
         }
-        if let Some(token) = self.cache.token() {
-            clear.push(token.access_token.expose());
-        }
+        clear.extend(self.cache.access_tokens().map(|t| t.expose()));
         clear
             .into_iter()
             .flat_map(|s| [s.into(), percent_encode(s, true), percent_encode(s, false)])

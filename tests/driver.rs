@@ -921,3 +921,43 @@ fn debug_of_steps_and_requests_never_shows_secrets_or_tokens() {
     }
     assert!(on_the_wire.contains(BASIC));
 }
+
+// ---- 11. server text ------------------------------------------------------------------------
+
+/// An IdP that echoes what it holds: every secret the client holds or last held — the client
+/// secret, the refresh token sent, the access token just dropped — clear or form-encoded,
+/// is `[redacted]` in the error, control characters go, and a non-web `error_uri` is dropped.
+#[test]
+fn a_server_echoing_secrets_gets_them_redacted() {
+    let mut d = warm(
+        ConfigInput {
+            max_retries: Some(0.0),
+            ..input()
+        },
+        Some(REFRESH_TOKEN),
+    );
+    let request = renew_after_invalidate(&mut d, T0 + 60_000);
+    assert_refresh(&request, REFRESH_TOKEN);
+    let echo = format!(
+        "refused\u{7}: client_secret={SECRET}&refresh_token={}; last token {ACCESS_TOKEN}",
+        edge_oauth::request::percent_encode(REFRESH_TOKEN, true)
+    );
+    let body = serde_json::json!({
+        "error": "temporarily_unavailable",
+        "error_description": echo,
+        "error_uri": "javascript:alert(1)",
+    })
+    .to_string();
+    let error = failed(answer(&mut d, T0 + 60_100, 503, &body));
+    let description = error.description().unwrap();
+    assert_eq!(
+        description,
+        "refused: client_secret=[redacted]&refresh_token=[redacted]; last token [redacted]"
+    );
+    assert_eq!(error.uri(), None);
+    assert_no_secret(
+        "echoed error",
+        &format!("{error} {error:?}"),
+        &[SECRET, REFRESH_TOKEN, ACCESS_TOKEN],
+    );
+}

@@ -795,6 +795,26 @@ describe('a background refresh outlives the request that started it', () => {
   });
 });
 
+describe('a GET that says it has an empty body', () => {
+  it('Content-Length: 0 or chunked framing on a GET is forwarded without a body', async () => {
+    const worker = await start(baseBindings({ LOG_LEVEL: undefined }));
+    for (const framing of [{ 'content-length': '0' }, { 'transfer-encoding': 'chunked' }]) {
+      const status = await new Promise((resolve, reject) => {
+        const request = http.request(`${worker.url}empty/echo`, {
+          method: 'GET',
+          headers: { ...keyHeader(), ...framing, 'accept-encoding': 'identity' },
+        }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+      assert.equal(status, 200, JSON.stringify(framing));
+    }
+  });
+});
+
 describe('no secret, key or token leaks', () => {
   it('no log line, response body or header contains the client secret, a proxy key or an issued token', () => {
     const tokens = [...new Set([...origin.tokens(), ...evil.tokens()])].filter((t) => t.startsWith('eyJ'));

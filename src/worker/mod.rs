@@ -460,9 +460,13 @@ async fn forward(
     let headers = request.headers();
     let method = request.method();
 
-    // No body (GET, HEAD, most proxied calls): nothing to buffer, always replayable.
+    // No body (GET, HEAD, most proxied calls): nothing to buffer, always replayable. A GET or
+    // HEAD that came with an empty body (`Content-Length: 0`) goes without one: fetch refuses
+    // a GET with a body.
+    let no_body = method == "GET" || method == "HEAD";
     let (body, replayable): (Option<JsValue>, bool) = match request.body() {
         None => (None, true),
+        Some(_) if no_body => (None, true),
         Some(stream) => {
             let length = headers
                 .get("content-length")?
