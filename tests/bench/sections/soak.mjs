@@ -25,18 +25,16 @@
 // expired tokens forwarded = 0. Requests left unanswered for autocannon's 10 s count as
 // timeouts, not as answers. The section takes a little over 30 s.
 
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BUILD, ROOT, fmt, row, runSection, sleep } from '../lib/common.mjs';
+import { startLoad } from '../lib/load-driver.mjs';
 
 const PROXY_KEY = 'bench-proxy-key-5Tn8'; // the worker section's
 const COMPAT_DATE = '2026-07-01';
-const LOAD = fileURLToPath(new URL('../lib/load.mjs', import.meta.url));
 const CLIENT_ID = 'bench-soak';
 const CLIENT_SECRET = 'bench-soak-secret-7Qd2';
 const SCOPE = 'api:read';
@@ -200,37 +198,6 @@ async function startOrigin(clock, phases, issued) {
   };
 }
 
-/** lib/load.mjs in its own process, as the worker section drives it. */
-function startLoad() {
-  const child = fork(LOAD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const pending = new Map();
-  let next = 0;
-  const ready = new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
-    child.on('message', (m) => {
-      if (m.ready) return resolve();
-      const w = pending.get(m.id);
-      pending.delete(m.id);
-      if (m.error) w?.reject(new Error(m.error));
-      else w?.resolve(m.result);
-    });
-  });
-  const call = (cmd, arg = {}) =>
-    new Promise((resolve, reject) => {
-      const id = next++;
-      pending.set(id, { resolve, reject });
-      child.send({ id, cmd, ...arg });
-    });
-  return {
-    ready,
-    run: (arg) => call('run', arg),
-    aggregate: () => call('aggregate'),
-    close() {
-      child.removeAllListeners('exit');
-      if (child.exitCode === null) child.kill();
-    },
-  };
-}
 
 await runSection('soak', async (opts) => {
   const seconds = opts.seconds ?? 30;

@@ -14,21 +14,19 @@
 // histograms; the ratio is the median of the per-round ratios (as in the cache section), which
 // a burst of load from elsewhere on this shared machine moves less than a ratio of totals.
 
-import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BENCH, BUILD, ROOT, fmt, median, row, runSection } from '../lib/common.mjs';
 import { startAuth, SCOPE } from '../lib/auth.mjs';
 import { peerVersion } from '../lib/candidates.mjs';
+import { startLoad } from '../lib/load-driver.mjs';
 
 const PROXY_KEY = 'bench-proxy-key-5Tn8';
 const COMPAT_DATE = '2026-07-01';
-const LOAD = fileURLToPath(new URL('../lib/load.mjs', import.meta.url));
 
 /** The origin: 200 with 16 binary bytes; counts requests with and without a bearer token. */
 async function startOrigin() {
@@ -89,36 +87,6 @@ function cpuMs(pids) {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
-function startLoad() {
-  const child = fork(LOAD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const pending = new Map();
-  let next = 0;
-  const ready = new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
-    child.on('message', (m) => {
-      if (m.ready) return resolve();
-      const w = pending.get(m.id);
-      pending.delete(m.id);
-      if (m.error) w?.reject(new Error(m.error));
-      else w?.resolve(m.result);
-    });
-  });
-  const call = (cmd, arg = {}) =>
-    new Promise((resolve, reject) => {
-      const id = next++;
-      pending.set(id, { resolve, reject });
-      child.send({ id, cmd, ...arg });
-    });
-  return {
-    ready,
-    run: (arg) => call('run', arg),
-    aggregate: () => call('aggregate'),
-    close() {
-      child.removeAllListeners('exit');
-      if (child.exitCode === null) child.kill();
-    },
-  };
-}
 
 await runSection('worker', async (opts) => {
   const seconds = opts.seconds ?? 10;
