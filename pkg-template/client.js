@@ -5,7 +5,7 @@
 
 import { CoreClient } from './edge_oauth.js';
 import { flatOptions } from './options.js';
-import { Renewal } from './renewal.js';
+import { Renewal, readCapped } from './renewal.js';
 
 /** Every failure: `code` is the OAuth `error` as sent, or the client's own code. */
 export class TokenError extends Error {
@@ -44,24 +44,6 @@ const replayable = (input, init) => {
 /** Error bodies larger than this are not looked into. */
 const REFUSAL_BODY_LIMIT = 64 * 1024;
 
-/** The body text, or null when it is larger than `limit` bytes. */
-async function readLimited(response, limit) {
-  if (Number(response.headers.get('content-length')) > limit) return null;
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks = [];
-  for (let size = 0; ; ) {
-    const { done, value } = await reader.read();
-    if (done) return new Blob(chunks).text();
-    size += value.byteLength;
-    if (size > limit) {
-      reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-}
-
 /**
  * Whether the API refused the token: a 401, or, from the token endpoint's own origin (where
  * InfoLink serves its API), a 4xx whose JSON body has InfoLink's shape
@@ -72,7 +54,7 @@ async function tokenRefused(response, fromTokenOrigin) {
   if (response.status === 401) return true;
   if (!fromTokenOrigin || response.status < 400 || response.status > 499) return false;
   try {
-    const text = await readLimited(response.clone(), REFUSAL_BODY_LIMIT);
+    const text = await readCapped(response.clone(), REFUSAL_BODY_LIMIT);
     const body = text && JSON.parse(text);
     return body?.status === 'error' && body?.result?.code === 'invalid_grant';
   } catch {

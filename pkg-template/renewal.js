@@ -28,13 +28,7 @@ export async function readCapped(response, limit) {
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  return new Blob(chunks).text();
 }
 
 /** Node puts the real reason of a failed fetch in `cause`; neither names request contents. */
