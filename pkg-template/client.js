@@ -44,21 +44,31 @@ const replayable = (input, init) => {
 /** Error bodies larger than this are not looked into. */
 const REFUSAL_BODY_LIMIT = 64 * 1024;
 
+/** A per-call option, from the object's own properties only (never a polluted prototype). */
+const option = (options, name) => (options != null && Object.hasOwn(options, name) ? options[name] : undefined);
+
 /**
  * Whether the API refused the token: a 401, or, from the token endpoint's own origin (where
  * InfoLink serves its API), a 4xx whose JSON body has InfoLink's shape
  * `{"result":{"code":"invalid_grant",...},"status":"error"}`: elsewhere an API that reflects
  * such a body could make a POST go twice. Reads a clone: the response stays unread.
  */
-async function tokenRefused(response, fromTokenOrigin) {
+async function tokenRefused(response, fromTokenOrigin, timeoutMs) {
   if (response.status === 401) return true;
   if (!fromTokenOrigin || response.status < 400 || response.status > 499) return false;
+  // A body that stalls is given up on after timeoutMs: the caller gets the response as it is.
+  let timer;
+  const stalled = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
   try {
-    const text = await readCapped(response.clone(), REFUSAL_BODY_LIMIT);
+    const text = await Promise.race([readCapped(response.clone(), REFUSAL_BODY_LIMIT), stalled]);
     const body = text && JSON.parse(text);
     return body?.status === 'error' && body?.result?.code === 'invalid_grant';
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -146,7 +156,7 @@ export class TokenClient {
   async #refused(sent) {
     const endpoint = this.#core.tokenEndpoint;
     const fromTokenOrigin = endpoint !== undefined && new URL(endpoint).origin === new URL(sent.url).origin;
-    const refused = await tokenRefused(sent.response, fromTokenOrigin);
+    const refused = await tokenRefused(sent.response, fromTokenOrigin, this.#core.attemptTimeoutMs(Date.now()));
     if (!refused && this.#core.awaitsAcceptance()) this.#core.accepted(sent.accessToken);
     return refused;
   }
@@ -206,13 +216,16 @@ export class TokenClient {
 
   /** Whether the cached token can be handed out at once, without asking the core. */
   #isFresh(options) {
-    return Date.now() < this.#freshUntil && !options?.forceRefresh && !options?.signal?.aborted;
+    return (
+      Date.now() < this.#freshUntil &&
+      (options === undefined || (!option(options, 'forceRefresh') && !option(options, 'signal')?.aborted))
+    );
   }
 
   #ask(options) {
-    const signal = options?.signal ?? undefined;
+    const signal = option(options, 'signal') ?? undefined;
     if (signal?.aborted) return Promise.reject(this.#abortError());
-    if (options?.forceRefresh === true) this.invalidate();
+    if (option(options, 'forceRefresh') === true) this.invalidate();
     const epoch = this.#epoch;
     const now = Date.now();
     const decision = this.#core.lookup(now);

@@ -437,6 +437,8 @@ impl TokenCache {
                 self.stats.failures += 1;
                 self.strikes += 1;
                 self.cooldown_until = now.saturating_add(cooldown_ms(self.strikes, None, random));
+                // What callers get if they ask for a new token during the cooldown.
+                self.last_error = Some(TokenError::TokenRefused);
                 return Refusal::PassBack;
             }
         }

@@ -13,7 +13,7 @@
 use crate::cache::{Outcome, TokenCache};
 use crate::config::{AuthMethod, Config, Endpoint, GrantConfig, UrlParser};
 use crate::error::TokenError;
-use crate::request::percent_encode;
+use crate::request::{base64_encode, percent_encode};
 use crate::request::{discovery_request, discovery_urls, token_request, Grant, HttpRequest};
 use crate::response::{parse_metadata, parse_token_response, HttpResponse, Json, Token};
 use crate::retry::retry_delay;
@@ -235,9 +235,24 @@ impl Driver {
     /// text must not carry on (an IdP that echoes its request would send them back).
     fn secrets(&self, renewal: &Renewal) -> Vec<String> {
         let mut clear: Vec<&str> = Vec::new();
+        // The Basic credentials as sent (both encodings): an echoed header decodes to them.
+        let mut basic: Vec<String> = Vec::new();
         if let Some(secret) = &self.config.client_secret {
             clear.push(secret.expose());
+            let id = &self.config.client_id;
+            for pair in [
+                [
+                    &percent_encode(id, true),
+                    ":",
+                    &percent_encode(secret.expose(), true),
+                ]
+                .concat(),
+                [id, ":", secret.expose()].concat(),
+            ] {
+                basic.push(base64_encode(pair.as_bytes()));
+            }
         }
+        clear.extend(basic.iter().map(String::as_str));
         if let GrantConfig::Password { username, password } = &self.config.grant {
             clear.extend([username.expose(), password.expose()]);
         }

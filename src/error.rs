@@ -53,6 +53,9 @@ pub enum TokenError {
     },
     /// The caller's `AbortSignal` ended its wait.
     Aborted,
+    /// An API refused a token that had itself replaced a refused one (RFC 6750
+    /// `invalid_token`): the client cools down before it asks for another.
+    TokenRefused,
 }
 
 impl TokenError {
@@ -65,6 +68,7 @@ impl TokenError {
             Self::Network(_) => "network",
             Self::Timeout { .. } => "timeout",
             Self::Aborted => "aborted",
+            Self::TokenRefused => "invalid_token",
         }
     }
 
@@ -109,7 +113,7 @@ impl TokenError {
             Self::Server { status, .. } | Self::InvalidResponse { status, .. } => {
                 matches!(status, 408 | 429 | 500..=599)
             }
-            Self::Config { .. } | Self::Aborted => false,
+            Self::Config { .. } | Self::Aborted | Self::TokenRefused => false,
         }
     }
 
@@ -153,6 +157,9 @@ impl TokenError {
             ]
             .concat(),
             Self::Aborted => "the caller aborted the wait for a token".into(),
+            Self::TokenRefused => {
+                "the API refused a new token as it did the one before: no new token until the cooldown ends".into()
+            }
         }
     }
 }
@@ -213,7 +220,16 @@ fn clean_text(text: &str, secrets: &[String]) -> String {
     // Only what can reach the result is looked at: the kept characters and enough beyond them
     // for a secret that starts among them (a 1 MiB description costs no more than a short one).
     let longest = secrets.iter().map(String::len).max().unwrap_or(0);
-    let window: String = text.chars().take(MAX_SERVER_TEXT_CHARS + longest).collect();
+    // Counted in visible characters: control characters in front must not push the end of the
+    // window into a secret, which would then come out cut, unrecognised.
+    let mut visible = 0;
+    let window: String = text
+        .chars()
+        .take_while(|c| {
+            visible += usize::from(!c.is_control());
+            visible <= MAX_SERVER_TEXT_CHARS + longest
+        })
+        .collect();
     // Redacted before and after the control characters go, so that neither a secret holding
     // one nor one split by them survives.
     let text = redact(&window, secrets);

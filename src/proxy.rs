@@ -201,6 +201,12 @@ pub fn proxy_config(
     let key_header = get("PROXY_KEY_HEADER")
         .unwrap_or_else(|| "Proxy-Authorization".into())
         .to_ascii_lowercase();
+    if !crate::config::is_header_name(&key_header) {
+        return Err(config_error(
+            "PROXY_KEY_HEADER",
+            "PROXY_KEY_HEADER must be a valid HTTP header name such as X-Proxy-Key",
+        ));
+    }
     Ok(ProxyConfig {
         client,
         origin_base,
@@ -436,6 +442,11 @@ pub fn token_failure(error: &TokenError, retry_after_ms: Option<u64>) -> Failure
             502,
             "token_endpoint_error",
             "the token endpoint refused to issue a token (code says why)",
+        ),
+        TokenError::TokenRefused => (
+            502,
+            "origin_refused_token",
+            "the origin refused a new token as it did the one before: no new token until the cooldown ends",
         ),
         _ => (
             502,

@@ -892,6 +892,14 @@ fn a_refused_replacement_is_passed_back_until_a_doubling_cooldown_ends() {
     }
     assert_eq!(renewals, 3);
     assert_eq!(cache.stats().failures, 3);
+    // The cooldown holds for every renewal: dropping the token does not bypass it.
+    let during = now - 100;
+    assert_eq!(cache.token_refused(during, "D", 0.99), Refusal::PassBack);
+    cache.invalidate();
+    assert!(matches!(
+        look(&mut cache, during + 1),
+        Look::CoolingDown { code, .. } if code == "invalid_token"
+    ));
 }
 
 #[test]

@@ -938,8 +938,14 @@ fn a_server_echoing_secrets_gets_them_redacted() {
     );
     let request = renew_after_invalidate(&mut d, T0 + 60_000);
     assert_refresh(&request, REFRESH_TOKEN);
+    let basic = request
+        .headers
+        .iter()
+        .find(|(name, _)| *name == "Authorization")
+        .map(|(_, value)| value.clone())
+        .expect("client_secret_basic by default");
     let echo = format!(
-        "refused\u{7}: client_secret={SECRET}&refresh_token={}; last token {ACCESS_TOKEN}",
+        "refused\u{7}: client_secret={SECRET}&refresh_token={}; last token {ACCESS_TOKEN}; {basic}",
         edge_oauth::request::percent_encode(REFRESH_TOKEN, true)
     );
     let body = serde_json::json!({
@@ -952,12 +958,27 @@ fn a_server_echoing_secrets_gets_them_redacted() {
     let description = error.description().unwrap();
     assert_eq!(
         description,
-        "refused: client_secret=[redacted]&refresh_token=[redacted]; last token [redacted]"
+        "refused: client_secret=[redacted]&refresh_token=[redacted]; last token [redacted]; Basic [redacted]"
     );
     assert_eq!(error.uri(), None);
     assert_no_secret(
         "echoed error",
         &format!("{error} {error:?}"),
-        &[SECRET, REFRESH_TOKEN, ACCESS_TOKEN],
+        &[SECRET, REFRESH_TOKEN, ACCESS_TOKEN, &basic[6..]],
     );
+}
+
+/// Control characters in front of a secret do not push it out of what is looked at.
+#[test]
+fn a_secret_behind_many_control_characters_is_still_redacted() {
+    let error = TokenError::Server {
+        error: ["\u{1}".repeat(300), SECRET.to_owned()].concat(),
+        description: Some(["\u{1}".repeat(1_000), SECRET.to_owned(), "!".into()].concat()),
+        uri: None,
+        status: 400,
+        retry_after_ms: None,
+    }
+    .cleaned(&[SECRET.to_owned()]);
+    assert_eq!(error.code(), "[redacted]");
+    assert_eq!(error.description(), Some("[redacted]!"));
 }

@@ -1363,6 +1363,25 @@ describe('options are own properties only', () => {
   });
 });
 
+describe('per-call options are own properties only', () => {
+  it('npm: Object.prototype.forceRefresh = true does not make every call fetch a new token', T, async () => {
+    const path = '/pollution-per-call/token';
+    fx.script(path, Array.from({ length: 5 }, (_, i) => ({ status: 200, body: okBody(`per-call-${i + 1}`) })));
+    const client = make(path);
+    assert.equal(await client.getToken(), 'per-call-1');
+    Object.defineProperty(Object.prototype, 'forceRefresh', { value: true, configurable: true, writable: true }); // eslint-disable-line no-extend-native
+    try {
+      for (let i = 0; i < 5; i++) {
+        assert.equal(await client.getToken({}), 'per-call-1');
+        assert.equal((await client.getTokenInfo({ signal: new AbortController().signal })).accessToken, 'per-call-1');
+      }
+    } finally {
+      delete Object.prototype.forceRefresh;
+    }
+    assert.equal(fx.count(path), 1, 'no token request beyond the first');
+  });
+});
+
 describe("InfoLink's nested invalid_grant body counts only from the token endpoint's origin", () => {
   let api;
   before(async () => { api = await startFixtureServer(); });
@@ -1379,6 +1398,19 @@ describe("InfoLink's nested invalid_grant body counts only from the token endpoi
     assert.deepEqual(await res.json(), NESTED);
     assert.equal(api.count('/il/api'), 1, 'the POST was sent again');
     assert.equal(fx.count('/il-other/token'), 1, 'a renewal');
+  });
+
+  it("npm: from the token endpoint's origin, a 4xx whose body stalls is handed back after timeoutMs, not waited on", T, async () => {
+    const stalled = slowBody({ status: 400, prefix: '{"result":', intervalMs: 1000, maxBytes: 30 });
+    faults.route('/il-stall/api', stalled);
+    faults.route('/il-stall/token', (req, res) => sendJson(res, 200, okBody('il-stall-1')));
+    const client = new TokenClient({ tokenUrl: `${faults.url}/il-stall/token`, clientId: ID, clientSecret: SECRET, timeoutMs: 500 });
+    const started = Date.now();
+    const res = await client.fetch(`${faults.url}/il-stall/api`);
+    assert.equal(res.status, 400);
+    assert.ok(Date.now() - started < 3_000, `handed back after ${Date.now() - started} ms`);
+    res.body?.cancel().catch(() => {});
+    assert.equal(stalled.stats.requests, 1, 'not sent again');
   });
 
   it("npm: from the token endpoint's origin: the token is renewed and the POST sent once more", T, async () => {

@@ -381,20 +381,17 @@ async fn bearer(
     let answer = proxy.engine.get(ctx);
     let max_wait_ms = proxy.config.client.max_wait_ms;
     let waited = with_deadline(&answer.promise, (max_wait_ms + 250) as f64);
-    match JsFuture::from(waited).await {
-        Ok(info) if info.is_undefined() => {
-            proxy.engine.abandon(&answer.promise);
-            let error = TokenError::Timeout {
+    // The flight's failure value; a renewal dropped by the platform answers as a timeout.
+    let dropped = || {
+        failure_value(
+            &TokenError::Timeout {
                 timeout_ms: max_wait_ms,
-            };
-            let failure = token_failure(&error, None);
-            let retry_after = failure.retry_after_seconds.map(|s| s.to_string());
-            Ok(Err(TokenFailure {
-                answer: json_response(failure.status, retry_after.as_deref(), &failure.body)?,
-                detail: error.message(),
-            }))
-        }
-        Ok(info) => {
+            },
+            None,
+        )
+    };
+    let failure = match JsFuture::from(waited).await {
+        Ok(info) if !info.is_undefined() => {
             let text = |name: &str| {
                 Reflect::get(&info, &name.into())
                     .ok()
@@ -405,21 +402,25 @@ async fn bearer(
                 access_token: text("accessToken"),
                 header_value: text("headerValue").into(),
             };
-            Ok(Ok((Rc::new(bearer), answer.from_cache)))
+            return Ok(Ok((Rc::new(bearer), answer.from_cache)));
         }
-        Err(failure) => {
-            let field =
-                |name: &str| Reflect::get(&failure, &name.into()).unwrap_or(JsValue::UNDEFINED);
-            let status = field("status").as_f64().unwrap_or(502.0) as u16;
-            let retry_after = field("retryAfter").as_f64().map(|s| s.to_string());
-            let body = field("body").as_string().unwrap_or_default();
-            let answer = json_response(status, retry_after.as_deref(), &body)?;
-            Ok(Err(TokenFailure {
-                answer,
-                detail: field("detail").as_string().unwrap_or_default(),
-            }))
+        // The deadline passed first.
+        Ok(_) => {
+            proxy.engine.abandon(&answer.promise);
+            dropped()
         }
-    }
+        Err(failure) if failure.is_object() => failure,
+        // Another waiter abandoned the flight.
+        Err(_) => dropped(),
+    };
+    let field = |name: &str| Reflect::get(&failure, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let status = field("status").as_f64().unwrap_or(502.0) as u16;
+    let retry_after = field("retryAfter").as_f64().map(|s| s.to_string());
+    let body = field("body").as_string().unwrap_or_default();
+    Ok(Err(TokenFailure {
+        answer: json_response(status, retry_after.as_deref(), &body)?,
+        detail: field("detail").as_string().unwrap_or_default(),
+    }))
 }
 
 /// Checks the caller's key and the path: the upstream URL, or the (logged) refusal.
