@@ -113,6 +113,8 @@ export type TokenErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  /** An API refused a token that had replaced a refused one: no new token until the cooldown ends. */
+  | 'invalid_token'
   | (string & {});
 
 export declare class TokenError extends Error {
