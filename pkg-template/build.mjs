@@ -19,7 +19,8 @@ execFileSync('wasm-pack', ['build', '--release', '--no-pack', '--target', 'web',
 const version = readFileSync(join(root, 'Cargo.toml'), 'utf8').match(/^version = "(.+)"$/m)[1];
 const manifest = JSON.parse(readFileSync(join(template, 'package.json'), 'utf8'));
 writeFileSync(join(out, 'package.json'), JSON.stringify({ name: manifest.name, version, ...manifest }, null, 2) + '\n');
+// The licence files live at the repository root, the rest of the package's JS here.
 for (const file of manifest.files.filter((f) => !f.startsWith('edge_oauth'))) {
-  copyFileSync(join(template, file), join(out, file));
+  copyFileSync(join(file.startsWith('LICENSE-') ? root : template, file), join(out, file));
 }
 console.log(`built ${out} (edge-oauth ${version})`);
