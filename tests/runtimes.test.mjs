@@ -239,6 +239,7 @@ describe('workerd (miniflare)', () => {
         { type: 'ESModule', path: join(PKG_DIR, '__test_worker.js'), contents: WORKER },
         { type: 'ESModule', path: join(PKG_DIR, 'workerd.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'client.js') },
+        { type: 'ESModule', path: join(PKG_DIR, 'authorized-fetch.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'options.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'renewal.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'edge_oauth.js') },

@@ -2,7 +2,7 @@
 //   - the npm package's wasm and JS, measured like the peers: the esbuild bundle (minified)
 //     of what a browser user imports, plus the wasm — the budget row; and the package's
 //     files as shipped (unminified, with comments): pkg/edge_oauth_bg.wasm, edge_oauth.js,
-//     client.js, renewal.js, node.js;
+//     client.js, authorized-fetch.js, renewal.js, node.js;
 //   - the Worker upload: build/index.js + build/index_bg.wasm, and what
 //     `wrangler deploy --dry-run` would upload (its own "gzip:" figure, from a copy of
 //     wrangler.toml without the [build] step, so it packs build/ as it is);
@@ -95,7 +95,7 @@ async function bundle(esbuild, entry, platform) {
 
 await runSection('size', async () => {
   const esbuild = createRequire(join(ROOT, 'package.json'))('esbuild');
-  const npm = files(PKG, ['edge_oauth_bg.wasm', 'edge_oauth.js', 'client.js', 'renewal.js', 'node.js']);
+  const npm = files(PKG, ['edge_oauth_bg.wasm', 'edge_oauth.js', 'client.js', 'authorized-fetch.js', 'renewal.js', 'node.js']);
   const worker = files(BUILD, ['index.js', 'index_bg.wasm']);
   const wrangler = await wranglerDryRun();
   const wasmGzip = npm.files[0].gzip;
