@@ -10,7 +10,7 @@
 //! back once to the original grant when it is spent, with retries as [`retry`](crate::retry)
 //! allows.
 
-use crate::cache::{Outcome, TokenCache};
+use crate::cache::{Lookup, Outcome, Refusal, TokenCache};
 use crate::config::{AuthMethod, Config, Endpoint, GrantConfig, UrlParser};
 use crate::error::TokenError;
 use crate::request::{base64_encode, percent_encode};
@@ -21,8 +21,10 @@ use crate::secret::RefreshToken;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// What the adapter does next for the renewal under way.
+/// What the adapter does next for the renewal under way. A step left undone stalls the
+/// renewal and every caller waiting for it.
 #[derive(Debug)]
+#[must_use]
 pub enum Step<'a> {
     /// Send this request, then report its response or why none came.
     Send(HttpRequest),
@@ -88,9 +90,42 @@ impl Driver {
         self.endpoint.as_ref().map(|(url, _)| url.as_str())
     }
 
-    /// The cache: what a caller gets, counters, invalidation.
-    pub fn cache(&mut self) -> &mut TokenCache {
-        &mut self.cache
+    /// The cache, to read: counters, the token, what is in flight. It changes only through
+    /// the driver's own calls.
+    pub fn cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
+    /// What a caller asking for a token at `now` gets (see [`TokenCache::lookup`]); when it
+    /// says to start a renewal, [`start`](Self::start) is the next call.
+    pub fn lookup(&mut self, now: u64) -> Lookup<'_> {
+        self.cache.lookup(now)
+    }
+
+    /// The token, if fresh at `now`: a cache hit with no other effect.
+    pub fn fresh(&mut self, now: u64) -> Option<&Token> {
+        self.cache.fresh(now)
+    }
+
+    /// A waiter stopped waiting; true when the renewal should be cancelled
+    /// ([`cancel`](Self::cancel)): nobody else waits for it.
+    pub fn leave(&mut self) -> bool {
+        self.cache.leave()
+    }
+
+    /// Drops the cached token (the refresh token stays).
+    pub fn invalidate(&mut self) {
+        self.cache.invalidate();
+    }
+
+    /// An API refused `access_token` at `now` (see [`TokenCache::token_refused`]).
+    pub fn token_refused(&mut self, now: u64, access_token: &str, random: f64) -> Refusal {
+        self.cache.token_refused(now, access_token, random)
+    }
+
+    /// An API accepted `access_token` (see [`TokenCache::token_accepted`]).
+    pub fn token_accepted(&mut self, access_token: &str) {
+        self.cache.token_accepted(access_token);
     }
 
     /// Starts the renewal the cache asked for (`Lookup::Wait { start: true }` or

@@ -59,7 +59,7 @@
 //!
 //! let mut driver = Driver::new(config);
 //! let now = 1_700_000_000_000;
-//! assert!(matches!(driver.cache().lookup(now), Lookup::Wait { start: true }));
+//! assert!(matches!(driver.lookup(now), Lookup::Wait { start: true }));
 //! let Step::Send(request) = driver.start(now) else { unreachable!("the first step sends") };
 //! assert_eq!(
 //!     request.body.as_deref(),

@@ -41,7 +41,7 @@ impl CoreClient {
     /// ([`start`](Self::start)); 4 — fail at once: the client is cooling down after a failure
     /// ([`failure`](Self::failure)). A number, so that a waiting caller costs no JS object.
     pub fn lookup(&mut self, now: f64) -> u8 {
-        match self.driver.cache().lookup(now as u64) {
+        match self.driver.lookup(now as u64) {
             Lookup::Serve { start_refresh, .. } => 1 | (u8::from(start_refresh) << 1),
             Lookup::Wait { start } => u8::from(start) << 1,
             Lookup::CoolingDown { .. } => 4,
@@ -49,7 +49,7 @@ impl CoreClient {
     }
 
     /// The error a caller gets during the cooldown at `now`, with the seconds left.
-    pub fn failure(&mut self, now: f64) -> JsValue {
+    pub fn failure(&self, now: f64) -> JsValue {
         let cache = self.driver.cache();
         let left = cache.cooldown_left(now as u64);
         match cache.last_error() {
@@ -59,7 +59,7 @@ impl CoreClient {
     }
 
     /// `{ accessToken, tokenType, expiresAt, scope?, freshUntil }` of the cached token, if any.
-    pub fn info(&mut self) -> JsValue {
+    pub fn info(&self) -> JsValue {
         let cache = self.driver.cache();
         match cache.token() {
             Some(token) => token_info(token, cache.fresh_until(token)),
@@ -124,7 +124,7 @@ impl CoreClient {
     /// A waiter's signal aborted. True when nobody else waits: then the wrapper stops the
     /// renewal's request and calls [`cancel`](Self::cancel).
     pub fn leave(&mut self) -> bool {
-        self.driver.cache().leave()
+        self.driver.leave()
     }
 
     /// Drops the renewal under way (see `Driver::cancel`).
@@ -140,28 +140,23 @@ impl CoreClient {
 
     /// Drops the cached token.
     pub fn invalidate(&mut self) {
-        self.driver.cache().invalidate();
+        self.driver.invalidate();
     }
 
     /// An API refused `access_token` at `now`: true — get a token again and retry once;
     /// false — hand the refusal to the caller (see `TokenCache::token_refused`).
     pub fn refused(&mut self, now: f64, access_token: &str, random: f64) -> bool {
-        let refusal = self
-            .driver
-            .cache()
-            .token_refused(now as u64, access_token, random);
-        refusal == Refusal::Renew
+        self.driver.token_refused(now as u64, access_token, random) == Refusal::Renew
     }
 
-    /// An API accepted `access_token` (called only while [`awaits_acceptance`]
-    /// (Self::awaits_acceptance) says so).
+    /// An API accepted `access_token` (called only while `awaitsAcceptance` says so).
     pub fn accepted(&mut self, access_token: &str) {
-        self.driver.cache().token_accepted(access_token);
+        self.driver.token_accepted(access_token);
     }
 
     /// Whether the current token replaced a refused one and waits for an API to accept it.
     #[wasm_bindgen(js_name = awaitsAcceptance)]
-    pub fn awaits_acceptance(&mut self) -> bool {
+    pub fn awaits_acceptance(&self) -> bool {
         self.driver.cache().awaits_acceptance()
     }
 
@@ -172,7 +167,7 @@ impl CoreClient {
     }
 
     /// `{ tokenRequests, cacheHits, refreshes, failures }` as counted by the core.
-    pub fn stats(&mut self) -> Object {
+    pub fn stats(&self) -> Object {
         let stats = self.driver.cache().stats();
         object(&[
             ("tokenRequests", (stats.token_requests as f64).into()),

@@ -81,7 +81,7 @@ impl Engine {
     pub fn get(&self, ctx: &JsValue) -> Answer {
         let inner = &self.inner;
         let mut driver = inner.driver.borrow_mut();
-        let (served, start) = match driver.cache().lookup(now_ms()) {
+        let (served, start) = match driver.lookup(now_ms()) {
             Lookup::Serve {
                 token,
                 fresh_until,
@@ -123,7 +123,7 @@ impl Engine {
     /// value made into a JS string once per token.
     pub fn fresh_bearer(&self) -> Option<Rc<Bearer>> {
         let mut driver = self.inner.driver.borrow_mut();
-        let token = driver.cache().fresh(now_ms())?;
+        let token = driver.fresh(now_ms())?;
         let mut last = self.inner.last_bearer.borrow_mut();
         if let Some(bearer) = last
             .as_ref()
@@ -158,11 +158,11 @@ impl Engine {
     /// The origin refused `access_token`: true — get a token again and retry once; false —
     /// hand the refusal to the caller (see `TokenCache::token_refused`).
     pub fn refused(&self, access_token: &str) -> bool {
-        let refusal = self.inner.driver.borrow_mut().cache().token_refused(
-            now_ms(),
-            access_token,
-            Math::random(),
-        );
+        let refusal =
+            self.inner
+                .driver
+                .borrow_mut()
+                .token_refused(now_ms(), access_token, Math::random());
         refusal == Refusal::Renew
     }
 
@@ -172,7 +172,7 @@ impl Engine {
         let mut driver = self.inner.driver.borrow_mut();
         if driver.cache().awaits_acceptance() {
             if let Some(value) = header_value.as_string() {
-                driver.cache().token_accepted(access_token_of(&value));
+                driver.token_accepted(access_token_of(&value));
             }
         }
     }

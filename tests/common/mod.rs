@@ -173,7 +173,12 @@ pub enum Look {
 
 /// `cache.lookup(now)`, flattened.
 pub fn look(cache: &mut TokenCache, now: u64) -> Look {
-    match cache.lookup(now) {
+    flatten(cache.lookup(now))
+}
+
+/// A lookup's answer without the borrow of the cache.
+pub fn flatten(lookup: Lookup<'_>) -> Look {
+    match lookup {
         Lookup::Serve {
             token,
             fresh_until,
