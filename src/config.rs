@@ -334,26 +334,8 @@ impl ConfigInput {
                 false,
             )?,
         };
-        let timeout_ms = match self.timeout_ms {
-            None => 10_000,
-            Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as u64,
-            Some(_) => {
-                return Err(config_error(
-                    "timeoutMs",
-                    "timeoutMs must be a number of milliseconds from 1 to 600000",
-                ))
-            }
-        };
-        let max_wait_ms = match self.max_wait_ms {
-            None => 10_000,
-            Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as u64,
-            Some(_) => {
-                return Err(config_error(
-                    "maxWaitMs",
-                    "maxWaitMs must be a number of milliseconds from 1 to 600000",
-                ))
-            }
-        };
+        let timeout_ms = millis_option("timeoutMs", self.timeout_ms)?;
+        let max_wait_ms = millis_option("maxWaitMs", self.max_wait_ms)?;
         let max_retries = match self.max_retries {
             None => 2,
             Some(n) if (0.0..=10.0).contains(&n) && n == f64::from(n as u32) => n as u32,
@@ -381,6 +363,18 @@ impl ConfigInput {
             max_wait_ms,
             allow_insecure_http: insecure,
         })
+    }
+}
+
+/// A duration in milliseconds from 1 to 600000; 10000 when not given.
+fn millis_option(name: &'static str, value: Option<f64>) -> Result<u64, TokenError> {
+    match value {
+        None => Ok(10_000),
+        Some(ms) if (1.0..=600_000.0).contains(&ms) => Ok(ms as u64),
+        Some(_) => Err(config_error(
+            name,
+            [name, " must be a number of milliseconds from 1 to 600000"].concat(),
+        )),
     }
 }
 
