@@ -11,8 +11,9 @@
 //! argument. It builds requests ([`request`]), parses responses ([`response`]), decides
 //! retries ([`retry`]) and moves the cache state machine ([`cache`]); [`driver`] steps one
 //! renewal through discovery, refresh token, original grant and retries, telling its adapter
-//! what to send and how long to sleep; [`proxy`] holds the Worker's decisions (configuration
-//! from vars, access keys, the upstream URL, headers, failure answers).
+//! what to send and how long to sleep. The Worker's decisions live beside it in `worker`
+//! (`config` from vars, `access` keys, the `upstream` URL, `headers`, failure `answer`s), pure
+//! and tested natively too.
 //!
 //! Two adapters drive the same driver:
 //! - the npm package: `wasm::CoreClient` (on `wasm32` only) is the core behind a synchronous,
@@ -88,7 +89,6 @@ pub mod cache;
 pub mod config;
 pub mod driver;
 pub mod error;
-pub mod proxy;
 pub mod request;
 pub mod response;
 pub mod retry;
@@ -97,7 +97,9 @@ pub mod secret;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-#[cfg(all(target_arch = "wasm32", feature = "worker"))]
-mod worker;
+// The Worker's pure decisions are built natively too, for their tests; on wasm32 only for the
+// Worker, so the npm package's wasm carries none of it.
+#[cfg(any(not(target_arch = "wasm32"), feature = "worker"))]
+pub mod worker;
 
 pub use error::TokenError;

@@ -1,4 +1,4 @@
-// The Cloudflare Worker proxy (src/worker/, src/proxy.rs) end to end: the built Worker
+// The Cloudflare Worker proxy (src/worker/) end to end: the built Worker
 // (build/, `bash .ci/build-worker`; rebuilt here when src/ is newer) in workerd through
 // miniflare, against a real oidc-provider and an echo origin on 127.0.0.1.
 // Run: node --test tests/worker.test.mjs

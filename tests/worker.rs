@@ -1,6 +1,8 @@
 //! The Worker proxy's pure logic: configuration from Worker vars and secrets, inbound access
 //! keys, the upstream URL (which never leaves the origin), which headers travel, the replay
 //! buffer rule, how token failures are answered, and `Server-Timing`.
+// On wasm32 the Worker's modules exist only with the `worker` feature.
+#![cfg(any(not(target_arch = "wasm32"), feature = "worker"))]
 
 mod common;
 
@@ -8,12 +10,16 @@ use std::collections::HashMap;
 
 use common::{assert_no_secret, fixture, response, SerdeJson, ACCESS_TOKEN, SECRET, T0};
 use edge_oauth::config::{AuthMethod, BasicAuthEncoding, Endpoint, Timing};
-use edge_oauth::proxy::{
-    buffer_for_replay, check_access, drop_request_header, drop_response_header, json_error,
-    json_escape, path_and_query, proxy_config, server_timing, token_failure, upstream_url, Access,
-    ProxyConfig, Refusal, TokenSource, REPLAY_LIMIT_BYTES,
-};
 use edge_oauth::response::{parse_token_response, HttpResponse};
+use edge_oauth::worker::access::{check_access, Refusal};
+use edge_oauth::worker::answer::{
+    json_error, json_escape, server_timing, token_failure, TokenSource,
+};
+use edge_oauth::worker::config::{proxy_config, Access, ProxyConfig};
+use edge_oauth::worker::headers::{drop_request_header, drop_response_header};
+use edge_oauth::worker::upstream::{
+    buffer_for_replay, path_and_query, upstream_url, REPLAY_LIMIT_BYTES,
+};
 use edge_oauth::TokenError;
 
 /// The two keys callers may present; no output may ever contain either.
