@@ -14,6 +14,7 @@ use edge_oauth::request::percent_encode;
 use edge_oauth::response::{parse_metadata, parse_token_response, HttpResponse};
 use edge_oauth::TokenError;
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use serde_json::{Map, Value};
 
 /// Text a hostile server might send: secrets in clear and form-encoded, control characters,
@@ -142,7 +143,14 @@ fn is_header_text(text: &str) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    // A fixed seed: CI runs the same 2,000 cases every time (change the seed to explore
+    // others); no regression files are written into the repository.
+    #![proptest_config(ProptestConfig {
+        cases: 2_000,
+        rng_seed: RngSeed::Fixed(0x00ED_6E0A),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// The parsers alone: no panic; a token they accept can go into a header as it is.
     #[test]
@@ -159,7 +167,8 @@ proptest! {
         if let Ok(token) = parse_token_response(&SerdeJson, &response, T0, 300_000) {
             prop_assert!(is_header_text(token.access_token.expose()));
             prop_assert!(is_header_text(&token.token_type));
-            prop_assert!(token.expires_at_ms > T0);
+            // `expires_in: 0` gives a token expired on arrival: the cache refuses it, not the parser.
+            prop_assert!(token.expires_at_ms >= T0);
         }
         let _ = parse_metadata(&SerdeJson, &response, &issuer, false);
     }

@@ -56,8 +56,6 @@ pub struct ProxyConfig {
     pub client: Config,
     /// `ORIGIN_URL` without a trailing slash, query or fragment.
     pub origin_base: String,
-    /// `scheme://host[:port]` of `ORIGIN_URL`, lowercased.
-    pub origin: String,
     /// Inbound access control.
     pub access: Access,
     /// The header callers put their key in, lowercased.
@@ -111,7 +109,7 @@ pub fn proxy_config(
             "ORIGIN_URL is required: the URL requests are forwarded to",
         )
     })?;
-    let (origin, origin_base) = split_origin(&origin_url)?;
+    let origin_base = origin_base(&origin_url)?;
 
     let keycloak = match (get("KEYCLOAK_BASE_URL"), get("KEYCLOAK_REALM")) {
         (Some(base), Some(realm)) => Some((base, realm)),
@@ -207,7 +205,6 @@ pub fn proxy_config(
     Ok(ProxyConfig {
         client,
         origin_base,
-        origin,
         access,
         key_header,
         debug_log: get("LOG_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")),
@@ -239,9 +236,9 @@ fn with_var_names(message: &str) -> String {
         .join("'")
 }
 
-/// `(origin, base)` of an origin URL: `https://Api.example.com:8443/v1/?q` →
-/// (`https://api.example.com:8443`, `https://api.example.com:8443/v1`).
-fn split_origin(url: &str) -> Result<(String, String), TokenError> {
+/// The base requests are appended to: `https://Api.example.com:8443/v1/` →
+/// `https://api.example.com:8443/v1` (scheme and host lowercased, no trailing slash).
+fn origin_base(url: &str) -> Result<String, TokenError> {
     let bad = || {
         config_error("ORIGIN_URL", "ORIGIN_URL must be an absolute http(s) URL without query, fragment or credentials, such as https://api.example.com/v1")
     };
@@ -254,9 +251,9 @@ fn split_origin(url: &str) -> Result<(String, String), TokenError> {
     if authority.is_empty() || authority.contains('@') {
         return Err(bad());
     }
-    let origin = format!("{scheme}://{}", authority.to_ascii_lowercase());
-    Ok((
-        origin.clone(),
-        format!("{origin}{}", path.trim_end_matches('/')),
+    Ok(format!(
+        "{scheme}://{}{}",
+        authority.to_ascii_lowercase(),
+        path.trim_end_matches('/')
     ))
 }

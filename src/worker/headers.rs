@@ -48,13 +48,3 @@ pub fn connection_names(connection: &str) -> impl Iterator<Item = &str> {
         .map(str::trim)
         .filter(|name| crate::config::is_header_name(name))
 }
-
-/// Whether an inbound request header is dropped on the way to the origin.
-pub fn drop_request_header(config: &ProxyConfig, name: &str, connection: &str) -> bool {
-    request_headers_to_drop(config, connection).any(|dropped| dropped.eq_ignore_ascii_case(name))
-}
-
-/// Whether a response header from the origin is dropped on the way back.
-pub fn drop_response_header(name: &str, connection: &str) -> bool {
-    hop_by_hop_headers(connection).any(|dropped| dropped.eq_ignore_ascii_case(name))
-}
