@@ -1,51 +1,39 @@
-/** How the client authenticates to the token endpoint (RFC 6749 §2.3.1). */
-export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
-
-/** Client credentials (RFC 6749 §4.4), or the resource owner's password (§4.3; username and password are redacted like the secret). */
-export type Grant =
-  | { type: 'client_credentials' }
-  | { type: 'password'; username: string; password: string };
-
 /** Options shared by every way of naming the token endpoint. */
 export interface CommonOptions {
+  // <options> generated from src/options.rs by tests/options.rs
   /** The client id registered at the authorization server. */
   clientId: string;
-  /** The client secret. Never appears in errors, logs or `stats()`. */
+  /** The client secret, required unless `authMethod` is `none`; never in errors, logs or stats. */
   clientSecret?: string;
-  /** Default: `client_secret_basic`, unless discovery metadata lists only `client_secret_post`. */
-  authMethod?: AuthMethod;
-  /**
-   * How `client_secret_basic` encodes id and secret before base64: `'rfc6749'` (default)
-   * form-urlencodes them as RFC 6749 §2.3.1 says; `'raw'` does not, as many servers expect.
-   */
+  /** How the client authenticates (RFC 6749 §2.3.1): `client_secret_basic`, unless discovery lists only `client_secret_post`; `none` for a public client (`client_id` in the body, no secret). */
+  authMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
+  /** `rfc6749` form-urlencodes id and secret before base64 (RFC 6749 §2.3.1); `raw` does not, as many servers expect (golang/oauth2#414). Default `rfc6749`. */
   basicAuthEncoding?: 'rfc6749' | 'raw';
-  /** The grant for the first token and when a refresh token is refused. Default client credentials. */
-  grant?: Grant;
+  /** The grant for the first token and when a refresh token is refused: client credentials (RFC 6749 §4.4) or the resource owner's password (§4.3; username and password are redacted like the secret). Default `{ type: 'client_credentials' }`. */
+  grant?: { type: 'client_credentials' } | { type: 'password'; username: string; password: string };
   /** Scopes, sent space-separated. */
   scope?: string | string[];
-  /** Extra form parameters for the token request, e.g. `audience` or `resource`. */
+  /** Extra form parameters for the token request, e.g. `{ audience: '…' }`. */
   extraParams?: Record<string, string>;
-  /** The header `authorizationHeader()` names. Default `'Authorization'`. */
+  /** The header the token goes in (the one `authorizationHeader()` names). Default `Authorization`. */
   headerName?: string;
-  /** Seconds before expiry when a background refresh starts. Default 60. */
+  /** A background refresh starts this long before expiry. Default `60`. */
   refreshAheadSeconds?: number;
-  /** Seconds before expiry when a token is no longer handed out. Default 10. */
+  /** A token is no longer handed out this long before expiry. Default `10`. */
   expiryMarginSeconds?: number;
-  /** Lifetime assumed when the server sends no `expires_in` and the token is no JWT. Default 300. */
+  /** The lifetime assumed when the server sends no `expires_in` and the token has no JWT `exp`. Default `300`. */
   defaultExpiresInSeconds?: number;
-  /** Timeout per attempt, in milliseconds. Default 10000. */
+  /** The timeout of each attempt, reading the body included. Default `10000`. */
   timeoutMs?: number;
-  /** Retries after the first attempt for network errors, timeouts, 408, 429 and 5xx. Default 2. */
+  /** Retries after the first attempt, for network errors, timeouts, 408, 429 and 5xx. Default `2`. */
   maxRetries?: number;
-  /**
-   * The longest a caller waits for a renewal, retries and `Retry-After` waits included, in
-   * milliseconds. A retry whose wait would end past it is not made. Default 10000.
-   */
+  /** The longest a caller waits for a renewal, retries and `Retry-After` waits included: a retry whose wait would end past it is not made, and each attempt's timeout is cut to what is left. Default `10000`. */
   maxWaitMs?: number;
-  /** Allow plain `http://` to hosts other than loopback. Default false. */
+  /** Plain `http://` is refused unless this is true, except to `localhost`, `127.0.0.0/8` and `[::1]` (the host as the WHATWG URL parser reads it, as `fetch` will). Default `false`. */
   allowInsecureHttp?: boolean;
-  /** The fetch to use. Default `globalThis.fetch`. */
+  /** The fetch to use, e.g. a Worker service binding's fetch. Default `globalThis.fetch`. */
   fetch?: typeof fetch;
+  // </options>
 }
 
 /** The explicit token endpoint. */
@@ -68,6 +56,12 @@ export interface KeycloakOptions extends CommonOptions {
   tokenUrl?: undefined;
   issuer?: undefined;
 }
+
+/** How the client authenticates to the token endpoint (RFC 6749 §2.3.1). */
+export type AuthMethod = NonNullable<CommonOptions['authMethod']>;
+
+/** Client credentials (RFC 6749 §4.4), or the resource owner's password (§4.3). */
+export type Grant = NonNullable<CommonOptions['grant']>;
 
 /** Exactly one of `tokenUrl`, `issuer` or `keycloak`. */
 export type TokenClientOptions = TokenUrlOptions | IssuerOptions | KeycloakOptions;

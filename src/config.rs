@@ -2,6 +2,8 @@
 //! with a message that names the option and says what to fix.
 
 use crate::error::TokenError;
+use crate::name;
+use crate::options::*;
 use crate::secret::{ClientSecret, Password, Username};
 use alloc::{string::String, vec::Vec};
 
@@ -68,6 +70,7 @@ pub enum BasicAuthEncoding {
 }
 
 /// Options as a caller gives them; every field optional until [`ConfigInput::validate`].
+/// Each field is a row of [`crate::options`], which says its name, default and limits.
 #[derive(Clone, Debug, Default)]
 pub struct ConfigInput {
     /// Explicit token endpoint.
@@ -106,6 +109,91 @@ pub struct ConfigInput {
     pub max_wait_ms: Option<f64>,
     /// Allow plain http to hosts other than loopback.
     pub allow_insecure_http: bool,
+    /// Whose names the messages use: the npm options' or the Worker vars'.
+    pub names: Surface,
+}
+
+/// Where settings come from: the npm package's options (their types checked by
+/// `options.js`) or the Worker's vars (text). Each method reads one [`Setting`] by its name on
+/// [`Source::surface`]; absent is `None`.
+pub trait Source {
+    /// Whose names the settings have.
+    fn surface(&self) -> Surface;
+    /// A text setting.
+    fn text(&self, name: Name) -> Option<String>;
+    /// A secret: text, of which no character is trimmed but line breaks at its end.
+    fn secret(&self, name: Name) -> Option<String>;
+    /// A number setting; NaN when it is given but is not a number.
+    fn number(&self, name: Name) -> Option<f64>;
+    /// A flag; an error when it is given but is neither true nor false.
+    fn flag(&self, name: Name) -> Result<bool, TokenError>;
+    /// A list: scope names, or `extraParams` as name, value, name, value.
+    fn list(&self, name: Name) -> Vec<String>;
+}
+
+impl ConfigInput {
+    /// Reads every client setting from `source`.
+    pub fn read(source: &impl Source) -> Result<Self, TokenError> {
+        let names = source.surface();
+        let keycloak = match (
+            source.text(name!(KEYCLOAK_BASE_URL)),
+            source.text(name!(KEYCLOAK_REALM)),
+        ) {
+            (Some(base), Some(realm)) => Some((base, realm)),
+            (None, None) => None,
+            _ => {
+                let base = names.of(name!(KEYCLOAK_BASE_URL));
+                let realm = names.of(name!(KEYCLOAK_REALM));
+                let message = ["set both ", base, " and ", realm, ", or neither"].concat();
+                return Err(TokenError::config(realm, message));
+            }
+        };
+        let grant_type = source.text(name!(GRANT_TYPE));
+        let grant = match choice(names, const { GRANT_TYPE.choice() }, grant_type.as_deref())? {
+            Some("password") => {
+                let required = |name| {
+                    let problem = " is required for grant.type 'password'";
+                    source
+                        .secret(name)
+                        .ok_or_else(|| config_problem(names, name, problem))
+                };
+                GrantConfig::Password {
+                    username: Username::new(required(name!(GRANT_USERNAME))?),
+                    password: Password::new(required(name!(GRANT_PASSWORD))?),
+                }
+            }
+            _ => GrantConfig::ClientCredentials,
+        };
+        let extra_params = source
+            .list(name!(EXTRA_PARAMS))
+            .chunks_exact(2)
+            .filter_map(|pair| match pair {
+                [name, value] => Some((name.clone(), value.clone())),
+                _ => None,
+            })
+            .collect();
+        Ok(Self {
+            token_url: source.text(name!(TOKEN_URL)),
+            issuer: source.text(name!(ISSUER)),
+            keycloak,
+            client_id: source.text(name!(CLIENT_ID)),
+            client_secret: source.secret(name!(CLIENT_SECRET)).map(ClientSecret::new),
+            auth_method: source.text(name!(AUTH_METHOD)),
+            basic_auth_encoding: source.text(name!(BASIC_AUTH_ENCODING)),
+            grant,
+            scope: source.list(name!(SCOPE)),
+            extra_params,
+            header_name: source.text(name!(HEADER_NAME)),
+            refresh_ahead_seconds: source.number(name!(REFRESH_AHEAD_SECONDS)),
+            expiry_margin_seconds: source.number(name!(EXPIRY_MARGIN_SECONDS)),
+            default_expires_in_seconds: source.number(name!(DEFAULT_EXPIRES_IN_SECONDS)),
+            timeout_ms: source.number(name!(TIMEOUT_MS)),
+            max_retries: source.number(name!(MAX_RETRIES)),
+            max_wait_ms: source.number(name!(MAX_WAIT_MS)),
+            allow_insecure_http: source.flag(name!(ALLOW_INSECURE_HTTP))?,
+            names,
+        })
+    }
 }
 
 /// A validated configuration.
@@ -139,6 +227,8 @@ pub struct Config {
     pub max_wait_ms: u64,
     /// Whether plain http to non-loopback hosts is allowed.
     pub allow_insecure_http: bool,
+    /// Whose names messages use.
+    pub names: Surface,
 }
 
 /// The cache's timing options, in milliseconds.
@@ -153,11 +243,13 @@ pub struct Timing {
 }
 
 impl Default for Timing {
+    /// The settings' defaults.
     fn default() -> Self {
+        let ms = |(_, limits): (Name, Limits)| (limits.default * 1000.0) as u64;
         Self {
-            refresh_ahead_ms: 60_000,
-            expiry_margin_ms: 10_000,
-            default_expires_in_ms: 300_000,
+            refresh_ahead_ms: ms(const { REFRESH_AHEAD_SECONDS.number() }),
+            expiry_margin_ms: ms(const { EXPIRY_MARGIN_SECONDS.number() }),
+            default_expires_in_ms: ms(const { DEFAULT_EXPIRES_IN_SECONDS.number() }),
         }
     }
 }
@@ -173,229 +265,212 @@ const RESERVED_PARAMS: [&str; 7] = [
     "refresh_token",
 ];
 
-fn config_error(option: &'static str, message: impl Into<String>) -> TokenError {
-    TokenError::config(option, message)
-}
-
 impl ConfigInput {
     /// Checks every option and builds the configuration. URLs are read by `urls`, the
-    /// platform's WHATWG parser: the one `fetch` will read them with.
+    /// platform's WHATWG parser: the one `fetch` will read them with. Messages name each
+    /// setting as [`ConfigInput::names`] does.
     pub fn validate(self, urls: &impl UrlParser) -> Result<Config, TokenError> {
+        let names = self.names;
+        let problem = |name: Name, text: &str| Err(config_problem(names, name, text));
         let insecure = self.allow_insecure_http;
         let endpoint = match (self.token_url, self.issuer, self.keycloak) {
             (Some(url), None, None) => {
-                check_endpoint_url("tokenUrl", &url, insecure, urls)?;
+                check_endpoint_url(names, name!(TOKEN_URL), &url, insecure, urls)?;
                 Endpoint::TokenUrl(url)
             }
-            (None, Some(issuer), None) => {
-                check_endpoint_url("issuer", &issuer, insecure, urls)?;
-                Endpoint::Issuer(issuer)
+            (None, Some(url), None) => {
+                check_endpoint_url(names, name!(ISSUER), &url, insecure, urls)?;
+                Endpoint::Issuer(url)
             }
-            (None, None, Some((base, realm))) => {
-                check_endpoint_url("keycloak.baseUrl", &base, insecure, urls)?;
-                if realm.is_empty() {
-                    return Err(config_error(
-                        "keycloak.realm",
-                        "keycloak.realm must not be empty",
-                    ));
+            (None, None, Some((base, realm_name))) => {
+                check_endpoint_url(names, name!(KEYCLOAK_BASE_URL), &base, insecure, urls)?;
+                if realm_name.is_empty() {
+                    return problem(name!(KEYCLOAK_REALM), " must not be empty");
                 }
                 Endpoint::TokenUrl(
                     [
                         base.trim_end_matches('/'),
                         "/realms/",
-                        &crate::request::percent_encode(&realm, false),
+                        &crate::request::percent_encode(&realm_name, false),
                         "/protocol/openid-connect/token",
                     ]
                     .concat(),
                 )
             }
+            // The Worker says this in its own words before it gets here.
             _ => {
-                return Err(config_error(
-                    "tokenUrl",
+                return Err(TokenError::config(
+                    names.of(name!(TOKEN_URL)),
                     "give exactly one of tokenUrl, issuer or keycloak: { baseUrl, realm }",
                 ))
             }
         };
 
-        let client_id = self
-            .client_id
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| config_error("clientId", "clientId is required"))?;
-
-        let auth_method = match self.auth_method.as_deref() {
-            None => None,
-            Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| {
-                config_error("authMethod", [
-                    "authMethod '",
-                    name,
-                    "' is not supported: use 'client_secret_basic', 'client_secret_post' or 'none'",
-                ].concat())
-            })?),
+        let Some(id) = self.client_id.filter(|id| !id.is_empty()) else {
+            return problem(name!(CLIENT_ID), " is required");
         };
-        match (auth_method, &self.client_secret) {
+
+        let method = choice(
+            names,
+            const { AUTH_METHOD.choice() },
+            self.auth_method.as_deref(),
+        )?
+        .and_then(AuthMethod::from_name);
+        match (method, &self.client_secret) {
             (Some(AuthMethod::None), Some(_)) => {
-                return Err(config_error(
-                    "clientSecret",
-                    "authMethod 'none' sends no secret: remove clientSecret or choose another authMethod",
-                ))
+                let (secret, method) =
+                    (names.of(name!(CLIENT_SECRET)), names.of(name!(AUTH_METHOD)));
+                let text = [
+                    method,
+                    " 'none' sends no secret: remove ",
+                    secret,
+                    " or choose another ",
+                    method,
+                ];
+                return Err(TokenError::config(secret, text.concat()));
             }
             (Some(AuthMethod::None), None) => {}
             (_, None) => {
-                return Err(config_error(
-                    "clientSecret",
-                    "clientSecret is required (or set authMethod: 'none' for a public client)",
-                ))
+                let public = names.assignment(name!(AUTH_METHOD), "'none'");
+                return problem(
+                    name!(CLIENT_SECRET),
+                    &[" is required (or set ", &public, " for a public client)"].concat(),
+                );
             }
-            (_, Some(secret)) if secret.expose().is_empty() => {
-                return Err(config_error("clientSecret", "clientSecret must not be empty"))
+            (_, Some(value)) if value.expose().is_empty() => {
+                return problem(name!(CLIENT_SECRET), " must not be empty")
             }
             _ => {}
         }
 
-        let basic_auth_encoding = match self.basic_auth_encoding.as_deref() {
-            None | Some("rfc6749") => BasicAuthEncoding::Rfc6749,
+        let encoding = match choice(
+            names,
+            const { BASIC_AUTH_ENCODING.choice() },
+            self.basic_auth_encoding.as_deref(),
+        )? {
             Some("raw") => BasicAuthEncoding::Raw,
-            Some(other) => {
-                return Err(config_error(
-                    "basicAuthEncoding",
-                    [
-                        "basicAuthEncoding '",
-                        other,
-                        "' is not supported: use 'rfc6749' (the default) or 'raw'",
-                    ]
-                    .concat(),
-                ))
-            }
+            _ => BasicAuthEncoding::Rfc6749,
         };
-        if let GrantConfig::Password { username, .. } = &self.grant {
-            if username.expose().is_empty() {
-                return Err(config_error(
-                    "grant.username",
-                    "grant.username must not be empty",
-                ));
+        if let GrantConfig::Password {
+            username: given, ..
+        } = &self.grant
+        {
+            if given.expose().is_empty() {
+                return problem(name!(GRANT_USERNAME), " must not be empty");
             }
         }
 
-        for scope in &self.scope {
-            if scope.is_empty() || !scope.bytes().all(is_scope_char) {
-                return Err(config_error(
-                    "scope",
-                    "scope: each scope must be non-empty printable ASCII without spaces, quotes or backslashes (pass several as an array or one space-separated string)",
-                ));
-            }
+        if !self
+            .scope
+            .iter()
+            .all(|s| !s.is_empty() && s.bytes().all(is_scope_char))
+        {
+            return problem(name!(SCOPE), names.scope_problem());
         }
-        let scope = (!self.scope.is_empty()).then(|| self.scope.join(" "));
+        let scopes = (!self.scope.is_empty()).then(|| self.scope.join(" "));
 
-        for (name, _) in &self.extra_params {
-            if name.is_empty() {
-                return Err(config_error(
-                    "extraParams",
-                    "extraParams: parameter names must not be empty",
-                ));
+        for (param, _) in &self.extra_params {
+            if param.is_empty() {
+                return problem(name!(EXTRA_PARAMS), ": parameter names must not be empty");
             }
-            if RESERVED_PARAMS.contains(&name.as_str()) {
-                return Err(config_error(
-                    "extraParams",
-                    [
-                        "extraParams: '",
-                        name,
-                        "' is set by the client itself; use the matching option instead",
-                    ]
-                    .concat(),
-                ));
+            if RESERVED_PARAMS.contains(&param.as_str()) {
+                let text = [
+                    ": '",
+                    param,
+                    "' is set by the client itself; use the matching option instead",
+                ];
+                return problem(name!(EXTRA_PARAMS), &text.concat());
             }
         }
 
-        let header_name = self.header_name.unwrap_or_else(|| "Authorization".into());
-        if !is_header_name(&header_name) {
-            return Err(config_error(
-                "headerName",
-                "headerName must be a valid HTTP header name such as 'Authorization'",
-            ));
+        let header = self
+            .header_name
+            .unwrap_or_else(|| const { HEADER_NAME.default }.into());
+        if !is_header_name(&header) {
+            return problem(
+                name!(HEADER_NAME),
+                " must be a valid HTTP header name such as 'Authorization'",
+            );
         }
 
+        let number =
+            |(name, limits): (Name, Limits), value| checked_number(names, name, &limits, value);
+        let millis = |setting, value| number(setting, value).map(|n| n as u64);
+        let seconds = |setting, value| number(setting, value).map(|n| (n * 1000.0) as u64);
         let timing = Timing {
-            refresh_ahead_ms: seconds_option(
-                "refreshAheadSeconds",
+            refresh_ahead_ms: seconds(
+                const { REFRESH_AHEAD_SECONDS.number() },
                 self.refresh_ahead_seconds,
-                60.0,
-                true,
             )?,
-            expiry_margin_ms: seconds_option(
-                "expiryMarginSeconds",
+            expiry_margin_ms: seconds(
+                const { EXPIRY_MARGIN_SECONDS.number() },
                 self.expiry_margin_seconds,
-                10.0,
-                true,
             )?,
-            default_expires_in_ms: seconds_option(
-                "defaultExpiresInSeconds",
+            default_expires_in_ms: seconds(
+                const { DEFAULT_EXPIRES_IN_SECONDS.number() },
                 self.default_expires_in_seconds,
-                300.0,
-                false,
             )?,
         };
-        let timeout_ms = millis_option("timeoutMs", self.timeout_ms)?;
-        let max_wait_ms = millis_option("maxWaitMs", self.max_wait_ms)?;
-        let max_retries = match self.max_retries {
-            None => 2,
-            Some(n) if (0.0..=10.0).contains(&n) && n == f64::from(n as u32) => n as u32,
-            Some(_) => {
-                return Err(config_error(
-                    "maxRetries",
-                    "maxRetries must be a whole number from 0 to 10",
-                ))
-            }
-        };
-
         Ok(Config {
             endpoint,
-            client_id,
+            client_id: id,
             client_secret: self.client_secret,
-            auth_method,
-            basic_auth_encoding,
+            auth_method: method,
+            basic_auth_encoding: encoding,
             grant: self.grant,
-            scope,
+            scope: scopes,
             extra_params: self.extra_params,
-            header_name,
+            header_name: header,
             timing,
-            timeout_ms,
-            max_retries,
-            max_wait_ms,
+            timeout_ms: millis(const { TIMEOUT_MS.number() }, self.timeout_ms)?,
+            max_retries: number(const { MAX_RETRIES.number() }, self.max_retries)? as u32,
+            max_wait_ms: millis(const { MAX_WAIT_MS.number() }, self.max_wait_ms)?,
             allow_insecure_http: insecure,
+            names,
         })
     }
 }
 
-/// A duration in milliseconds from 1 to 600000; 10000 when not given.
-fn millis_option(name: &'static str, value: Option<f64>) -> Result<u64, TokenError> {
+/// A config error for `name`: its name as `names` writes it, then `text`.
+fn config_problem(names: Surface, name: Name, text: &str) -> TokenError {
+    let name = names.of(name);
+    TokenError::config(name, [name, text].concat())
+}
+
+/// `value` if it is within `limits`, their default if it is absent, else an error that says
+/// what the setting may be: `timeoutMs must be a number of milliseconds from 1 to 600000`.
+pub fn checked_number(
+    names: Surface,
+    name: Name,
+    limits: &Limits,
+    value: Option<f64>,
+) -> Result<f64, TokenError> {
     match value {
-        None => Ok(10_000),
-        Some(ms) if (1.0..=600_000.0).contains(&ms) => Ok(ms as u64),
-        Some(_) => Err(config_error(
+        None => Ok(limits.default),
+        Some(value) if limits.allows(value) => Ok(value),
+        Some(_) => Err(config_problem(
+            names,
             name,
-            [name, " must be a number of milliseconds from 1 to 600000"].concat(),
+            &[" must be ", limits.text].concat(),
         )),
     }
 }
 
-fn seconds_option(
-    name: &'static str,
-    value: Option<f64>,
-    default: f64,
-    zero_ok: bool,
-) -> Result<u64, TokenError> {
-    let seconds = value.unwrap_or(default);
-    let valid = seconds.is_finite()
-        && seconds <= 86_400.0
-        && (seconds > 0.0 || (zero_ok && seconds == 0.0));
-    if !valid {
-        let low = if zero_ok { "0" } else { "more than 0" };
-        return Err(config_error(
-            name,
-            [name, " must be a number of seconds from ", low, " to 86400"].concat(),
-        ));
+/// `value` if it is one of `choices` (as the static name), `None` if absent, else an error
+/// that lists them: `basicAuthEncoding 'x' is not supported: use 'rfc6749' (the default) or 'raw'`.
+fn choice(
+    names: Surface,
+    (name, choices, listed): (Name, &'static [&'static str], &str),
+    value: Option<&str>,
+) -> Result<Option<&'static str>, TokenError> {
+    let Some(value) = value else { return Ok(None) };
+    match choices.iter().find(|c| **c == value) {
+        Some(found) => Ok(Some(found)),
+        None => {
+            let text = [" '", value, "' is not supported: use ", listed].concat();
+            Err(config_problem(names, name, &text))
+        }
     }
-    Ok((seconds * 1000.0) as u64)
 }
 
 /// RFC 6749 §3.3 scope-token characters.
@@ -435,8 +510,9 @@ pub trait UrlParser {
 
 /// Why `url` may not be a token endpoint (or issuer), or `None` when it may: an absolute https
 /// URL, or http to loopback, or http anywhere when the caller opted in; no credentials, no
-/// fragment. The words follow the option's name in a message.
+/// fragment. The words follow the setting's name in a message, and name settings as `names`.
 pub fn endpoint_url_problem(
+    names: Surface,
     url: &str,
     allow_insecure_http: bool,
     urls: &impl UrlParser,
@@ -444,9 +520,17 @@ pub fn endpoint_url_problem(
     let Some(parsed) = urls.parse_url(url) else {
         return Some(" must be an absolute URL such as https://auth.example.com/token".into());
     };
+    let insecure = names.of(name!(ALLOW_INSECURE_HTTP));
     if parsed.has_credentials {
+        let (id, secret) = (names.of(name!(CLIENT_ID)), names.of(name!(CLIENT_SECRET)));
         return Some(
-            " must not carry credentials in the URL: use clientId and clientSecret".into(),
+            [
+                " must not carry credentials in the URL: use ",
+                id,
+                " and ",
+                secret,
+            ]
+            .concat(),
         );
     }
     if url.contains('#') {
@@ -455,24 +539,33 @@ pub fn endpoint_url_problem(
     match parsed.scheme.as_str() {
         "https" => None,
         "http" if allow_insecure_http || is_loopback(&parsed.hostname) => None,
-        "http" => Some([
-            " uses plain http to '",
-            &parsed.hostname,
-            "', which would send credentials and tokens unencrypted: use https, or set allowInsecureHttp: true if this host is on a network you trust",
-        ].concat()),
-        _ => Some(" must use https:// (or http:// with allowInsecureHttp)".into()),
+        "http" => Some(
+            [
+                " uses plain http to '",
+                &parsed.hostname,
+                "', which would send credentials and tokens unencrypted: use https, or set ",
+                &names.assignment(name!(ALLOW_INSECURE_HTTP), "true"),
+                " if this host is on a network you trust",
+            ]
+            .concat(),
+        ),
+        _ => Some([" must use https:// (or http:// with ", insecure, ")"].concat()),
     }
 }
 
-/// [`endpoint_url_problem`] as a config error for `option`.
+/// [`endpoint_url_problem`] as a config error for the setting `name`.
 pub fn check_endpoint_url(
-    option: &'static str,
+    names: Surface,
+    name: Name,
     url: &str,
     allow_insecure_http: bool,
     urls: &impl UrlParser,
 ) -> Result<(), TokenError> {
-    match endpoint_url_problem(url, allow_insecure_http, urls) {
-        Some(problem) => Err(config_error(option, [option, &problem].concat())),
+    match endpoint_url_problem(names, url, allow_insecure_http, urls) {
+        Some(problem) => Err(TokenError::config(
+            names.of(name),
+            [names.of(name), &problem].concat(),
+        )),
         None => Ok(()),
     }
 }

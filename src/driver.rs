@@ -174,7 +174,7 @@ impl Driver {
             (&renewal.phase, &self.config.endpoint)
         {
             let insecure = self.config.allow_insecure_http;
-            return match parse_metadata(platform, response, issuer, insecure) {
+            return match parse_metadata(platform, response, issuer, insecure, self.config.names) {
                 Ok(metadata) => {
                     let auth = self
                         .config

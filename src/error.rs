@@ -243,21 +243,20 @@ fn clean_text(text: &str, secrets: &[String]) -> String {
 /// `text` with every occurrence of `secrets` replaced by [`REDACTED`]. Byte by byte, with no
 /// `str::replace`: its substring searcher and slicing panics cost the npm wasm 4 KB.
 fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    'scan: while let Some((&first, tail)) = rest.split_first() {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while let Some(c) = rest.chars().next() {
         for secret in secrets.iter().filter(|s| !s.is_empty()) {
-            if let Some(after) = rest.strip_prefix(secret.as_bytes()) {
-                out.extend_from_slice(REDACTED.as_bytes());
+            if let Some(after) = rest.strip_prefix(secret.as_str()) {
+                out.push_str(REDACTED);
                 rest = after;
                 continue 'scan;
             }
         }
-        out.push(first);
-        rest = tail;
+        out.push(c);
+        rest = rest.get(c.len_utf8()..).unwrap_or_default();
     }
-    // Whole UTF-8 sequences were replaced by ASCII: still UTF-8.
-    String::from_utf8(out).unwrap_or_default()
+    out
 }
 
 /// `http://…` or `https://…`, with no space in it.
@@ -267,7 +266,7 @@ fn is_web_url(text: &str) -> bool {
 }
 
 /// `n` in decimal digits.
-fn decimal(mut n: u64) -> String {
+pub(crate) fn decimal(mut n: u64) -> String {
     let mut digits = Vec::new();
     loop {
         digits.push(b'0' + (n % 10) as u8);

@@ -89,6 +89,7 @@ pub mod cache;
 pub mod config;
 pub mod driver;
 pub mod error;
+pub mod options;
 pub mod request;
 pub mod response;
 pub mod retry;

@@ -7,6 +7,7 @@
 
 use crate::config::{endpoint_url_problem, AuthMethod, UrlParser};
 use crate::error::TokenError;
+use crate::options::Surface;
 use crate::secret::{AccessToken, RefreshToken};
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::fmt;
@@ -380,6 +381,7 @@ pub fn parse_metadata<P: Json + UrlParser>(
     response: &HttpResponse,
     issuer: &str,
     allow_insecure_http: bool,
+    names: Surface,
 ) -> Result<Metadata, TokenError> {
     let object = parse_json_body(platform, response)?;
     if response.status != 200 {
@@ -400,7 +402,9 @@ pub fn parse_metadata<P: Json + UrlParser>(
             "the discovery document has no token_endpoint",
         ));
     };
-    if let Some(problem) = endpoint_url_problem(&token_endpoint, allow_insecure_http, platform) {
+    if let Some(problem) =
+        endpoint_url_problem(names, &token_endpoint, allow_insecure_http, platform)
+    {
         return Err(invalid(
             response,
             &["the discovery document's token_endpoint", &problem].concat(),

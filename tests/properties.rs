@@ -10,6 +10,7 @@ use common::{password_input, SerdeJson, PASSWORD, SECRET, T0, USERNAME};
 use edge_oauth::cache::Outcome;
 use edge_oauth::config::ConfigInput;
 use edge_oauth::driver::{Driver, Step};
+use edge_oauth::options::Surface;
 use edge_oauth::request::percent_encode;
 use edge_oauth::response::{parse_metadata, parse_token_response, HttpResponse};
 use edge_oauth::TokenError;
@@ -170,7 +171,7 @@ proptest! {
             // `expires_in: 0` gives a token expired on arrival: the cache refuses it, not the parser.
             prop_assert!(token.expires_at_ms >= T0);
         }
-        let _ = parse_metadata(&SerdeJson, &response, &issuer, false);
+        let _ = parse_metadata(&SerdeJson, &response, &issuer, false, Surface::Npm);
     }
 
     /// Through the driver, as the adapters see it: whatever the answer, the error the

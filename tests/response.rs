@@ -5,6 +5,7 @@ mod common;
 
 use common::{fixture, json_200, response, SerdeJson, ACCESS_TOKEN, REFRESH_TOKEN, T0};
 use edge_oauth::config::AuthMethod;
+use edge_oauth::options::Surface;
 use edge_oauth::response::{
     expires_at, parse_metadata, parse_token_response, HttpResponse, JwtTimes, Metadata, Token,
     MAX_BODY_BYTES,
@@ -726,7 +727,7 @@ fn metadata(name: &str, insecure: bool) -> Result<Metadata, TokenError> {
     let body = fixture(name);
     let document: serde_json::Value = serde_json::from_str(&body).unwrap();
     let issuer = document["issuer"].as_str().unwrap();
-    parse_metadata(&SerdeJson, &json_200(&body), issuer, insecure)
+    parse_metadata(&SerdeJson, &json_200(&body), issuer, insecure, Surface::Npm)
 }
 
 #[test]
@@ -835,7 +836,14 @@ fn discovery_without_a_token_endpoint() {
 #[test]
 fn discovery_auth_methods_that_are_not_strings_are_ignored() {
     let body = r#"{"issuer":"https://a.test","token_endpoint":"https://a.test/token","token_endpoint_auth_methods_supported":["client_secret_post",7]}"#;
-    let metadata = parse_metadata(&SerdeJson, &json_200(body), "https://a.test", false).unwrap();
+    let metadata = parse_metadata(
+        &SerdeJson,
+        &json_200(body),
+        "https://a.test",
+        false,
+        Surface::Npm,
+    )
+    .unwrap();
     assert!(metadata.auth_methods.is_empty());
     assert_eq!(
         metadata.default_auth_method(),
@@ -851,6 +859,7 @@ fn discovery_404_html() {
         &response(404, "text/html", &body),
         "https://a.test",
         false,
+        Surface::Npm,
     )
     .unwrap_err();
     assert_eq!(error.code(), "invalid_response");

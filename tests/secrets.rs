@@ -9,6 +9,7 @@ use common::{
 };
 use edge_oauth::cache::TokenCache;
 use edge_oauth::config::{AuthMethod, ConfigInput, GrantConfig, Timing};
+use edge_oauth::options::Surface;
 use edge_oauth::request::{token_request, Grant};
 use edge_oauth::response::{parse_metadata, parse_token_response, HttpResponse};
 use edge_oauth::secret::{AccessToken, ClientSecret, Password, RefreshToken, Username};
@@ -298,8 +299,14 @@ fn token_errors_from_responses_with_tokens_do_not_contain_them() {
         let error = parse_token_response(&SerdeJson, &response, T0, 300_000).expect_err(what);
         scan_error(what, &error);
         // The same responses read as discovery documents.
-        let error = parse_metadata(&SerdeJson, &response, "https://auth.example.test", false)
-            .expect_err(what);
+        let error = parse_metadata(
+            &SerdeJson,
+            &response,
+            "https://auth.example.test",
+            false,
+            Surface::Npm,
+        )
+        .expect_err(what);
         scan_error(&format!("{what} as metadata"), &error);
     }
 }
@@ -353,7 +360,8 @@ fn a_body_left_unread_and_an_http_discovery_endpoint() {
         r#"{{"issuer":"https://auth.example.test","token_endpoint":"http://auth.example.test/token","access_token":"{ACCESS_TOKEN}"}}"#
     );
     let issuer = "https://auth.example.test";
-    let error = parse_metadata(&SerdeJson, &json_200(&body), issuer, false).unwrap_err();
+    let error =
+        parse_metadata(&SerdeJson, &json_200(&body), issuer, false, Surface::Npm).unwrap_err();
     assert_eq!(error.code(), "invalid_response");
     scan_error("http token_endpoint", &error);
 }

@@ -455,12 +455,13 @@ fn bad_numbers_name_the_var() {
     ];
     for name in numeric {
         for text in ["abc", "12abc", "1,5", "0x10"] {
+            // Not a number: the message says what a number must be, as for one out of range.
             let message = config_error(&[(name, Some(text))]);
-            assert_eq!(
-                message,
-                format!("invalid configuration: {name} must be a number"),
-                "{name}={text}"
+            assert!(
+                message.starts_with(&format!("invalid configuration: {name} must be a ")),
+                "{name}={text}: {message}"
             );
+            assert!(message.contains(" from "), "{name}={text}: {message}");
         }
     }
     for (name, text) in [
@@ -506,7 +507,7 @@ fn other_bad_values_name_the_var() {
             "X Api Token",
             "AUTH_HEADER must be a valid HTTP header name",
         ),
-        ("SCOPE", "read \"write\"", "SCOPE: each SCOPE must be"),
+        ("SCOPE", "read \"write\"", "SCOPE: each scope must be"),
     ] {
         let message = config_error(&[(name, Some(value))]);
         assert!(message.contains(expected), "{name}={value}: {message}");
@@ -1371,7 +1372,7 @@ fn a_configuration_error_is_500() {
     let (_, _, message) = body_fields(&token_failure(&error, None).body);
     assert_eq!(
         message,
-        "invalid configuration: MAX_RETRIES must be a number"
+        "invalid configuration: MAX_RETRIES must be a whole number from 0 to 10"
     );
     // Values the message quotes are left out of the answer; the var names stay.
     let error = match load(vars(&[("AUTH_METHOD", Some("weird-method-x"))])) {

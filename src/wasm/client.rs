@@ -13,8 +13,9 @@ use crate::error::TokenError;
 use crate::response::HttpResponse;
 
 use super::json::Platform;
-use super::options::read_options;
+use super::options::FlatOptions;
 use super::values::{error_fields, object, optional, token_info};
+use crate::config::ConfigInput;
 
 /// The token client's core, wrapped by the JS `TokenClient`.
 #[wasm_bindgen]
@@ -28,8 +29,8 @@ impl CoreClient {
     /// message, ... }` when they are wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(flat: JsValue) -> Result<CoreClient, JsValue> {
-        let config = read_options(&flat)
-            .validate(&Platform)
+        let config = ConfigInput::read(&FlatOptions(&flat))
+            .and_then(|input| input.validate(&Platform))
             .map_err(|e| error_fields(&e, None))?;
         Ok(CoreClient {
             driver: Driver::new(config),

@@ -1,64 +1,52 @@
-//! Reads the flat options object that `pkg-template/options.js` makes from the caller's
-//! options, its types already checked there, into the core's [`ConfigInput`]. Whatever is
-//! not of the expected type here counts as absent; the values are checked by
-//! [`ConfigInput::validate`].
+//! The flat options object that `pkg-template/options.js` makes from the caller's options, as
+//! a [`Source`] of settings: each read by its option name (`timeoutMs`, `keycloak.realm`), its
+//! type already checked there. Whatever is not of the expected type here counts as absent;
+//! the values are checked by [`crate::config::ConfigInput::validate`].
 
-use alloc::vec::Vec;
+use alloc::{string::String, vec::Vec};
 use wasm_bindgen::JsValue;
 
-use crate::config::{ConfigInput, GrantConfig};
+use crate::config::Source;
+use crate::error::TokenError;
+use crate::options::{Name, Surface};
 use crate::response::Field;
-use crate::secret::{ClientSecret, Password, Username};
 
 use super::json::{field_of, own};
 
-/// The flat options → the core's input.
-pub fn read_options(flat: &JsValue) -> ConfigInput {
-    let text = |name| match field_of(flat, name) {
-        Field::Str(text) => Some(text),
-        _ => None,
-    };
-    let number = |name| match field_of(flat, name) {
-        Field::Num(number) => Some(number),
-        _ => None,
-    };
-    let strings = |name| match field_of(flat, name) {
-        Field::Strings(list) => list,
-        _ => Vec::new(),
-    };
-    let grant = match (text("username"), text("password")) {
-        (Some(username), Some(password)) => GrantConfig::Password {
-            username: Username::new(username),
-            password: Password::new(password),
-        },
-        _ => GrantConfig::ClientCredentials,
-    };
-    let extra_params = strings("extraParams")
-        .chunks_exact(2)
-        .filter_map(|pair| match pair {
-            [name, value] => Some((name.clone(), value.clone())),
+/// The flat options object.
+pub struct FlatOptions<'a>(pub &'a JsValue);
+
+impl Source for FlatOptions<'_> {
+    fn surface(&self) -> Surface {
+        Surface::Npm
+    }
+
+    fn text(&self, name: Name) -> Option<String> {
+        match field_of(self.0, name.option) {
+            Field::Str(text) => Some(text),
             _ => None,
-        })
-        .collect();
-    ConfigInput {
-        token_url: text("tokenUrl"),
-        issuer: text("issuer"),
-        keycloak: text("keycloakBaseUrl").zip(text("keycloakRealm")),
-        client_id: text("clientId"),
-        client_secret: text("clientSecret").map(ClientSecret::new),
-        auth_method: text("authMethod"),
-        basic_auth_encoding: text("basicAuthEncoding"),
-        grant,
-        scope: strings("scope"),
-        extra_params,
-        header_name: text("headerName"),
-        refresh_ahead_seconds: number("refreshAheadSeconds"),
-        expiry_margin_seconds: number("expiryMarginSeconds"),
-        default_expires_in_seconds: number("defaultExpiresInSeconds"),
-        timeout_ms: number("timeoutMs"),
-        max_retries: number("maxRetries"),
-        max_wait_ms: number("maxWaitMs"),
-        allow_insecure_http: own(flat, "allowInsecureHttp")
-            .is_some_and(|v| v.as_bool() == Some(true)),
+        }
+    }
+
+    fn secret(&self, name: Name) -> Option<String> {
+        self.text(name)
+    }
+
+    fn number(&self, name: Name) -> Option<f64> {
+        match field_of(self.0, name.option) {
+            Field::Num(number) => Some(number),
+            _ => None,
+        }
+    }
+
+    fn flag(&self, name: Name) -> Result<bool, TokenError> {
+        Ok(own(self.0, name.option).is_some_and(|v| v.as_bool() == Some(true)))
+    }
+
+    fn list(&self, name: Name) -> Vec<String> {
+        match field_of(self.0, name.option) {
+            Field::Strings(list) => list,
+            _ => Vec::new(),
+        }
     }
 }

@@ -5,30 +5,10 @@
 use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 use core::fmt;
 
-use crate::config::{check_endpoint_url, Config, ConfigInput, UrlParser};
+use crate::config::{check_endpoint_url, is_header_name, Config, ConfigInput, Source, UrlParser};
 use crate::error::TokenError;
+use crate::options::*;
 use crate::secret::ClientSecret;
-
-/// Worker var names, and the TokenClient option each one sets (used to word errors).
-const VAR_NAMES: [(&str, &str); 17] = [
-    ("TOKEN_URL", "tokenUrl"),
-    ("ISSUER", "issuer"),
-    ("KEYCLOAK_BASE_URL", "keycloak.baseUrl"),
-    ("KEYCLOAK_REALM", "keycloak.realm"),
-    ("CLIENT_ID", "clientId"),
-    ("CLIENT_SECRET", "clientSecret"),
-    ("SCOPE", "scope"),
-    ("AUTH_METHOD", "authMethod"),
-    ("BASIC_AUTH_ENCODING", "basicAuthEncoding"),
-    ("AUTH_HEADER", "headerName"),
-    ("REFRESH_AHEAD_SECONDS", "refreshAheadSeconds"),
-    ("EXPIRY_MARGIN_SECONDS", "expiryMarginSeconds"),
-    ("DEFAULT_EXPIRES_IN_SECONDS", "defaultExpiresInSeconds"),
-    ("TIMEOUT_MS", "timeoutMs"),
-    ("MAX_RETRIES", "maxRetries"),
-    ("MAX_WAIT_MS", "maxWaitMs"),
-    ("ALLOW_INSECURE_HTTP", "allowInsecureHttp"),
-];
 
 /// A key callers present to use the proxy. Compared in constant time, never printed.
 #[derive(Clone)]
@@ -64,16 +44,61 @@ pub struct ProxyConfig {
     pub debug_log: bool,
 }
 
-fn config_error(var: &'static str, message: impl Into<String>) -> TokenError {
-    TokenError::config(var, message)
+/// The Worker's vars as a [`Source`] of settings: each read by its var name, trimmed, empty
+/// counting as absent. `var` answers for the vars the Worker declares.
+struct Vars<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// The var as set; `None` for a setting the Worker has no var for.
+    fn raw(&self, name: Name) -> Option<String> {
+        (!name.var.is_empty()).then(|| (self.0)(name.var)).flatten()
+    }
+
+    /// The var, trimmed; `None` when unset or blank.
+    fn get(&self, name: Name) -> Option<String> {
+        let value = self.raw(name)?;
+        let value = value.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    }
 }
 
-/// The Worker var that sets a `TokenClient` option (the name itself for the Worker's own).
-pub fn var_name(option: &'static str) -> &'static str {
-    VAR_NAMES
-        .iter()
-        .find(|(_, o)| *o == option)
-        .map_or(option, |(var, _)| var)
+impl<F: Fn(&str) -> Option<String>> Source for Vars<F> {
+    fn surface(&self) -> Surface {
+        Surface::Worker
+    }
+
+    fn text(&self, name: Name) -> Option<String> {
+        self.get(name)
+    }
+
+    fn secret(&self, name: Name) -> Option<String> {
+        // Only line breaks are trimmed: `echo … | wrangler secret put` leaves one at the end.
+        let value = self.raw(name)?;
+        let value = value.trim_end_matches(['\r', '\n']);
+        (!value.is_empty()).then(|| value.to_owned())
+    }
+
+    fn number(&self, name: Name) -> Option<f64> {
+        // Not a number: NaN, which validation refuses with the message that says what it must be.
+        self.get(name).map(|text| text.parse().unwrap_or(f64::NAN))
+    }
+
+    fn flag(&self, name: Name) -> Result<bool, TokenError> {
+        match self.get(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(TokenError::config(
+                name.var,
+                [name.var, " must be true or false"].concat(),
+            )),
+        }
+    }
+
+    fn list(&self, name: Name) -> Vec<String> {
+        self.get(name)
+            .map(|text| text.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Builds the proxy configuration from Worker vars and secrets (`var(name)`), with URLs read by
@@ -82,123 +107,69 @@ pub fn proxy_config(
     var: impl Fn(&str) -> Option<String>,
     urls: &impl UrlParser,
 ) -> Result<ProxyConfig, TokenError> {
-    let get = |name: &str| {
-        var(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+    let vars = Vars(var);
+    let required = |setting: &Setting, advice: &str| {
+        vars.get(setting.name).ok_or_else(|| {
+            let var = setting.name.var;
+            TokenError::config(var, [var, " is required: ", advice].concat())
+        })
     };
-    let number = |name: &'static str| -> Result<Option<f64>, TokenError> {
-        get(name)
-            .map(|text| {
-                text.parse::<f64>()
-                    .map_err(|_| config_error(name, format!("{name} must be a number")))
-            })
-            .transpose()
-    };
-    let flag = |name: &'static str| -> Result<bool, TokenError> {
-        match get(name).as_deref() {
-            None | Some("false") => Ok(false),
-            Some("true") => Ok(true),
-            Some(_) => Err(config_error(name, format!("{name} must be true or false"))),
-        }
-    };
-
-    let origin_url = get("ORIGIN_URL").ok_or_else(|| {
-        config_error(
-            "ORIGIN_URL",
-            "ORIGIN_URL is required: the URL requests are forwarded to",
-        )
-    })?;
+    let origin_url = required(&ORIGIN_URL, "the URL requests are forwarded to")?;
     let origin_base = origin_base(&origin_url)?;
 
-    let keycloak = match (get("KEYCLOAK_BASE_URL"), get("KEYCLOAK_REALM")) {
-        (Some(base), Some(realm)) => Some((base, realm)),
-        (None, None) => None,
-        _ => {
-            return Err(config_error(
-                "KEYCLOAK_REALM",
-                "set both KEYCLOAK_BASE_URL and KEYCLOAK_REALM, or neither",
-            ))
-        }
-    };
-    let input = ConfigInput {
-        token_url: get("TOKEN_URL"),
-        issuer: get("ISSUER"),
-        keycloak,
-        client_id: get("CLIENT_ID"),
-        // Line breaks trimmed: `echo … | wrangler secret put` leaves one at the end.
-        client_secret: var("CLIENT_SECRET")
-            .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
-            .filter(|s| !s.is_empty())
-            .map(ClientSecret::new),
-        auth_method: get("AUTH_METHOD"),
-        basic_auth_encoding: get("BASIC_AUTH_ENCODING"),
-        scope: get("SCOPE")
-            .map(|s| s.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default(),
-        header_name: get("AUTH_HEADER"),
-        refresh_ahead_seconds: number("REFRESH_AHEAD_SECONDS")?,
-        expiry_margin_seconds: number("EXPIRY_MARGIN_SECONDS")?,
-        default_expires_in_seconds: number("DEFAULT_EXPIRES_IN_SECONDS")?,
-        timeout_ms: number("TIMEOUT_MS")?,
-        max_retries: number("MAX_RETRIES")?,
-        max_wait_ms: number("MAX_WAIT_MS")?,
-        allow_insecure_http: flag("ALLOW_INSECURE_HTTP")?,
-        ..ConfigInput::default()
-    };
+    let input = ConfigInput::read(&vars)?;
     let endpoints = [
         input.token_url.is_some(),
         input.issuer.is_some(),
         input.keycloak.is_some(),
     ];
-    match endpoints.iter().filter(|set| **set).count() {
-        0 => {
-            return Err(config_error(
-                "TOKEN_URL",
-                "set TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
-            ))
-        }
-        1 => {}
-        _ => {
-            return Err(config_error(
-                "TOKEN_URL",
-                "set only one of TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
-            ))
-        }
-    }
-    let var_names = |error| match error {
-        TokenError::Config { option, message } => {
-            config_error(var_name(option), with_var_names(&message))
-        }
-        other => other,
+    let endpoint_advice = match endpoints.iter().filter(|set| **set).count() {
+        0 => "set ",
+        1 => "",
+        _ => "set only one of ",
     };
-    let client = input.validate(urls).map_err(var_names)?;
-    check_endpoint_url("ORIGIN_URL", &origin_url, client.allow_insecure_http, urls)
-        .map_err(var_names)?;
+    if !endpoint_advice.is_empty() {
+        let message = [
+            endpoint_advice,
+            "TOKEN_URL, ISSUER, or KEYCLOAK_BASE_URL and KEYCLOAK_REALM",
+        ];
+        return Err(TokenError::config(TOKEN_URL.name.var, message.concat()));
+    }
+    let client = input.validate(urls)?;
+    let insecure = client.allow_insecure_http;
+    check_endpoint_url(
+        Surface::Worker,
+        ORIGIN_URL.name,
+        &origin_url,
+        insecure,
+        urls,
+    )?;
 
-    let keys: Vec<ProxyKey> = get("PROXY_KEYS")
+    let keys: Vec<ProxyKey> = vars
+        .secret(PROXY_KEYS.name)
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .map(|k| ProxyKey(ClientSecret::new(k)))
         .collect();
-    let access = match (keys.is_empty(), flag("ALLOW_ANONYMOUS")?) {
+    let access = match (keys.is_empty(), vars.flag(ALLOW_ANONYMOUS.name)?) {
         (false, _) => Access::Keys(keys),
         (true, true) => Access::Anonymous,
         (true, false) => {
-            return Err(config_error(
-                "PROXY_KEYS",
+            return Err(TokenError::config(
+                PROXY_KEYS.name.var,
                 "PROXY_KEYS is not set: set it (wrangler secret put PROXY_KEYS) to the comma-separated keys callers may present, or ALLOW_ANONYMOUS=true if this Worker is reached only through service bindings",
             ))
         }
     };
-    let key_header = get("PROXY_KEY_HEADER")
-        .unwrap_or_else(|| "Proxy-Authorization".into())
+    let key_header = vars
+        .get(PROXY_KEY_HEADER.name)
+        .unwrap_or_else(|| PROXY_KEY_HEADER.default.into())
         .to_ascii_lowercase();
-    if !crate::config::is_header_name(&key_header) {
-        return Err(config_error(
-            "PROXY_KEY_HEADER",
+    if !is_header_name(&key_header) {
+        return Err(TokenError::config(
+            PROXY_KEY_HEADER.name.var,
             "PROXY_KEY_HEADER must be a valid HTTP header name such as X-Proxy-Key",
         ));
     }
@@ -207,40 +178,17 @@ pub fn proxy_config(
         origin_base,
         access,
         key_header,
-        debug_log: get("LOG_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")),
+        debug_log: vars
+            .get(LOG_LEVEL.name)
+            .is_some_and(|l| l.eq_ignore_ascii_case("debug")),
     })
-}
-
-/// Rewrites TokenClient option names in a validation message into Worker var names. Quoted
-/// parts (`'...'`) are the caller's own values, such as a host, and are left as they are.
-fn with_var_names(message: &str) -> String {
-    let rewrite = |text: &str| {
-        VAR_NAMES
-            .iter()
-            .rev()
-            .fold(text.to_owned(), |text, (var, option)| {
-                text.replace(option, var)
-            })
-    };
-    message
-        .split('\'')
-        .enumerate()
-        .map(|(i, part)| {
-            if i % 2 == 1 {
-                part.to_owned()
-            } else {
-                rewrite(part)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("'")
 }
 
 /// The base requests are appended to: `https://Api.example.com:8443/v1/` →
 /// `https://api.example.com:8443/v1` (scheme and host lowercased, no trailing slash).
 fn origin_base(url: &str) -> Result<String, TokenError> {
     let bad = || {
-        config_error("ORIGIN_URL", "ORIGIN_URL must be an absolute http(s) URL without query, fragment or credentials, such as https://api.example.com/v1")
+        TokenError::config("ORIGIN_URL", "ORIGIN_URL must be an absolute http(s) URL without query, fragment or credentials, such as https://api.example.com/v1")
     };
     let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
     let scheme = scheme.to_ascii_lowercase();

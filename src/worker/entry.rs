@@ -21,6 +21,7 @@ use super::headers::{connection_names, hop_by_hop_headers, request_headers_to_dr
 use super::http::{network_from, Fetcher};
 use super::upstream::{buffer_for_replay, path_and_query, upstream_url};
 use crate::error::TokenError;
+use crate::options::SETTINGS;
 use crate::wasm::json::Platform;
 use crate::wasm::values::object;
 
@@ -60,32 +61,6 @@ extern "C" {
         timing: &JsValue,
     ) -> Result<web_sys::Response, JsValue>;
 }
-
-/// The Worker vars and secrets the proxy reads.
-const VARS: [&str; 22] = [
-    "ORIGIN_URL",
-    "TOKEN_URL",
-    "ISSUER",
-    "KEYCLOAK_BASE_URL",
-    "KEYCLOAK_REALM",
-    "CLIENT_ID",
-    "CLIENT_SECRET",
-    "SCOPE",
-    "AUTH_METHOD",
-    "BASIC_AUTH_ENCODING",
-    "AUTH_HEADER",
-    "REFRESH_AHEAD_SECONDS",
-    "EXPIRY_MARGIN_SECONDS",
-    "DEFAULT_EXPIRES_IN_SECONDS",
-    "TIMEOUT_MS",
-    "MAX_RETRIES",
-    "MAX_WAIT_MS",
-    "ALLOW_INSECURE_HTTP",
-    "PROXY_KEYS",
-    "PROXY_KEY_HEADER",
-    "ALLOW_ANONYMOUS",
-    "LOG_LEVEL",
-];
 
 /// The isolate's proxy: built from the first `env` seen, rebuilt if a request brings another.
 struct Proxy {
@@ -300,7 +275,9 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     if let Some(proxy) = cached.filter(|p| Object::is(&p.env, env)) {
         return Ok(proxy);
     }
-    let var = |name: &str| VARS.contains(&name).then(|| read_var(env, name)).flatten();
+    // Only the vars of the settings table: nothing else in `env` is read.
+    let declared = |name: &str| SETTINGS.iter().any(|s| s.name.var == name);
+    let var = |name: &str| declared(name).then(|| read_var(env, name)).flatten();
     let config = proxy_config(var, &Platform)?;
     let engine = Engine::new(
         config.client.clone(),
