@@ -135,6 +135,8 @@ impl ConfigInput {
     /// Reads every client setting from `source`.
     pub fn read(source: &impl Source) -> Result<Self, TokenError> {
         let names = source.surface();
+        // What can fail is read first: nothing read before it needs dropping on the way out.
+        let allow_insecure_http = source.flag(name!(ALLOW_INSECURE_HTTP))?;
         let keycloak = match (
             source.text(name!(KEYCLOAK_BASE_URL)),
             source.text(name!(KEYCLOAK_REALM)),
@@ -190,7 +192,7 @@ impl ConfigInput {
             timeout_ms: source.number(name!(TIMEOUT_MS)),
             max_retries: source.number(name!(MAX_RETRIES)),
             max_wait_ms: source.number(name!(MAX_WAIT_MS)),
-            allow_insecure_http: source.flag(name!(ALLOW_INSECURE_HTTP))?,
+            allow_insecure_http,
             names,
         })
     }
@@ -272,26 +274,49 @@ impl ConfigInput {
     pub fn validate(self, urls: &impl UrlParser) -> Result<Config, TokenError> {
         let names = self.names;
         let problem = |name: Name, text: &str| Err(config_problem(names, name, text));
+        // Numbers first: an error before any field is moved out drops `self` in one piece.
+        let number = |(name, limits), value| checked_number(names, name, &limits, value);
+        let millis = |setting, value| number(setting, value).map(|n| n as u64);
+        let seconds = |setting, value| number(setting, value).map(|n| (n * 1000.0) as u64);
+        let timing = Timing {
+            refresh_ahead_ms: seconds(
+                const { REFRESH_AHEAD_SECONDS.number() },
+                self.refresh_ahead_seconds,
+            )?,
+            expiry_margin_ms: seconds(
+                const { EXPIRY_MARGIN_SECONDS.number() },
+                self.expiry_margin_seconds,
+            )?,
+            default_expires_in_ms: seconds(
+                const { DEFAULT_EXPIRES_IN_SECONDS.number() },
+                self.default_expires_in_seconds,
+            )?,
+        };
+        let timeout_ms = millis(const { TIMEOUT_MS.number() }, self.timeout_ms)?;
+        let max_retries = number(const { MAX_RETRIES.number() }, self.max_retries)? as u32;
+        let max_wait_ms = millis(const { MAX_WAIT_MS.number() }, self.max_wait_ms)?;
         let insecure = self.allow_insecure_http;
-        let endpoint = match (self.token_url, self.issuer, self.keycloak) {
+        // Every check borrows, so that an error drops `self` in one piece; building the
+        // configuration at the end cannot fail.
+        let endpoint = match (&self.token_url, &self.issuer, &self.keycloak) {
             (Some(url), None, None) => {
-                check_endpoint_url(names, name!(TOKEN_URL), &url, insecure, urls)?;
-                Endpoint::TokenUrl(url)
+                check_endpoint_url(names, name!(TOKEN_URL), url, insecure, urls)?;
+                Endpoint::TokenUrl(url.clone())
             }
             (None, Some(url), None) => {
-                check_endpoint_url(names, name!(ISSUER), &url, insecure, urls)?;
-                Endpoint::Issuer(url)
+                check_endpoint_url(names, name!(ISSUER), url, insecure, urls)?;
+                Endpoint::Issuer(url.clone())
             }
-            (None, None, Some((base, realm_name))) => {
-                check_endpoint_url(names, name!(KEYCLOAK_BASE_URL), &base, insecure, urls)?;
-                if realm_name.is_empty() {
+            (None, None, Some((base, realm))) => {
+                check_endpoint_url(names, name!(KEYCLOAK_BASE_URL), base, insecure, urls)?;
+                if realm.is_empty() {
                     return problem(name!(KEYCLOAK_REALM), " must not be empty");
                 }
                 Endpoint::TokenUrl(
                     [
                         base.trim_end_matches('/'),
                         "/realms/",
-                        &crate::request::percent_encode(&realm_name, false),
+                        &crate::request::percent_encode(realm, false),
                         "/protocol/openid-connect/token",
                     ]
                     .concat(),
@@ -306,9 +331,9 @@ impl ConfigInput {
             }
         };
 
-        let Some(id) = self.client_id.filter(|id| !id.is_empty()) else {
+        if self.client_id.as_deref().map_or(true, str::is_empty) {
             return problem(name!(CLIENT_ID), " is required");
-        };
+        }
 
         let method = choice(
             names,
@@ -351,11 +376,8 @@ impl ConfigInput {
             Some("raw") => BasicAuthEncoding::Raw,
             _ => BasicAuthEncoding::Rfc6749,
         };
-        if let GrantConfig::Password {
-            username: given, ..
-        } = &self.grant
-        {
-            if given.expose().is_empty() {
+        if let GrantConfig::Password { username, .. } = &self.grant {
+            if username.expose().is_empty() {
                 return problem(name!(GRANT_USERNAME), " must not be empty");
             }
         }
@@ -367,7 +389,6 @@ impl ConfigInput {
         {
             return problem(name!(SCOPE), names.scope_problem());
         }
-        let scopes = (!self.scope.is_empty()).then(|| self.scope.join(" "));
 
         for (param, _) in &self.extra_params {
             if param.is_empty() {
@@ -383,48 +404,29 @@ impl ConfigInput {
             }
         }
 
-        let header = self
-            .header_name
-            .unwrap_or_else(|| const { HEADER_NAME.default }.into());
-        if !is_header_name(&header) {
+        if !self.header_name.as_deref().map_or(true, is_header_name) {
             return problem(
                 name!(HEADER_NAME),
                 " must be a valid HTTP header name such as 'Authorization'",
             );
         }
 
-        let number =
-            |(name, limits): (Name, Limits), value| checked_number(names, name, &limits, value);
-        let millis = |setting, value| number(setting, value).map(|n| n as u64);
-        let seconds = |setting, value| number(setting, value).map(|n| (n * 1000.0) as u64);
-        let timing = Timing {
-            refresh_ahead_ms: seconds(
-                const { REFRESH_AHEAD_SECONDS.number() },
-                self.refresh_ahead_seconds,
-            )?,
-            expiry_margin_ms: seconds(
-                const { EXPIRY_MARGIN_SECONDS.number() },
-                self.expiry_margin_seconds,
-            )?,
-            default_expires_in_ms: seconds(
-                const { DEFAULT_EXPIRES_IN_SECONDS.number() },
-                self.default_expires_in_seconds,
-            )?,
-        };
         Ok(Config {
             endpoint,
-            client_id: id,
+            client_id: self.client_id.unwrap_or_default(),
             client_secret: self.client_secret,
             auth_method: method,
             basic_auth_encoding: encoding,
             grant: self.grant,
-            scope: scopes,
+            scope: (!self.scope.is_empty()).then(|| self.scope.join(" ")),
             extra_params: self.extra_params,
-            header_name: header,
+            header_name: self
+                .header_name
+                .unwrap_or_else(|| const { HEADER_NAME.default }.into()),
             timing,
-            timeout_ms: millis(const { TIMEOUT_MS.number() }, self.timeout_ms)?,
-            max_retries: number(const { MAX_RETRIES.number() }, self.max_retries)? as u32,
-            max_wait_ms: millis(const { MAX_WAIT_MS.number() }, self.max_wait_ms)?,
+            timeout_ms,
+            max_retries,
+            max_wait_ms,
             allow_insecure_http: insecure,
             names,
         })
