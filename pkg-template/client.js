@@ -31,7 +31,7 @@ const configError = (text) => {
 /** A per-call option, from the object's own properties only (never a polluted prototype). */
 const option = (options, name) => (options != null && Object.hasOwn(options, name) ? options[name] : undefined);
 
-/** The bits of the core's `lookup()`: hand out the cached token; start the renewal; fail at once (cooling down). */
+/** The bits of the core's `lookup()`: hand out the cached token; a renewal started (its first step is `first()`); fail at once (cooling down). */
 const SERVE = 1;
 const START = 2;
 const COOLING = 4;
@@ -142,7 +142,7 @@ export class TokenClient {
     const decision = this.#core.lookup(now);
     if (decision & COOLING) return Promise.reject(makeError(this.#core.failure(now)));
     const info = decision & SERVE ? this.#core.info() : undefined;
-    if (decision & START) this.#renewal = new Renewal(this.#core, this.#fetch, makeError, info !== undefined);
+    if (decision & START) this.#renewal = new Renewal(this.#core, this.#core.first(), this.#fetch, makeError, info !== undefined);
     const answer = info ? Promise.resolve(info) : signal ? this.#waitOrAbort(signal) : this.#renewal.promise;
     return answer.then((info) => {
       if (epoch === this.#epoch) {

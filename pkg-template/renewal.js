@@ -62,17 +62,18 @@ export class Renewal {
   done = false;
 
   /**
-   * Starts the renewal the core asked for. `background`: on the next task, so the caller that
-   * triggered a refresh ahead of expiry gets its cached token first.
+   * Runs the renewal a lookup started, from its `first` step (the core's `first()`).
+   * `background`: on the next task, so the caller that triggered a refresh ahead of expiry
+   * gets its cached token first.
    * `promise` settles with the core's token info, or rejects with `makeError(fields)`.
    */
-  constructor(core, fetch, makeError, background) {
+  constructor(core, first, fetch, makeError, background) {
     this.#core = core;
     this.#fetch = fetch;
     this.#makeError = makeError;
     const run = background
-      ? new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.#run())
-      : this.#run();
+      ? new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.#run(first))
+      : this.#run(first);
     this.promise = this.#watched(run);
     // A background refresh may have no waiter: its rejection is not an unhandled one.
     this.promise.catch(() => {});
@@ -109,8 +110,8 @@ export class Renewal {
     return step;
   }
 
-  async #run() {
-    let step = this.#record(this.#core.start(Date.now()));
+  async #run(first) {
+    let step = this.#record(first);
     while (!step.info) {
       if (step.error) throw this.#makeError(step.error);
       step = step.send ? await this.#send(step.send) : await this.#sleep(step.sleep);

@@ -1,9 +1,9 @@
 //! The token client without I/O: the configuration, the cache, the token endpoint once known,
 //! and the one renewal under way, moved forward step by step by an adapter (quinn-proto's
-//! shape). The adapter asks the cache what a caller gets; when a renewal must start it calls
-//! [`Driver::start`], then does what each [`Step`] says — send a request, sleep — and reports
-//! back with [`Driver::on_response`], [`Driver::on_unanswered`] or [`Driver::resume`] until
-//! the step is [`Step::Done`].
+//! shape). The adapter asks [`Driver::lookup`] what a caller gets; when that starts a renewal
+//! it carries the renewal's first request. The adapter sends it, then does what each [`Step`]
+//! says — send a request, sleep — and reports back with [`Driver::on_response`],
+//! [`Driver::on_unanswered`] or [`Driver::resume`] until the step is [`Step::Done`].
 //!
 //! A renewal runs discovery first when only an issuer is configured (each well-known location
 //! in turn while the server answers 4xx), then the refresh token when there is one, falling
@@ -32,6 +32,36 @@ pub enum Step<'a> {
     Sleep(u64),
     /// The renewal is over: what its waiters get.
     Done(Outcome<'a>),
+}
+
+/// What a caller asking for a token gets: [`Driver::lookup`].
+#[derive(Debug)]
+#[must_use]
+pub enum Decision<'a> {
+    /// Hand out `token` now. `refresh` is the first request of the background refresh this
+    /// lookup started, if it started one: send it and report back, without holding the caller.
+    Serve {
+        /// The token to hand out.
+        token: &'a Token,
+        /// Until when the token may be handed out with no call into the driver at all.
+        fresh_until: u64,
+        /// The background refresh's first request.
+        refresh: Option<&'a HttpRequest>,
+    },
+    /// Wait for the renewal under way, counted as its waiter until it ends or
+    /// [`Driver::leave`]. `first` is its first request when this lookup started it: send it
+    /// and report back.
+    Wait {
+        /// The renewal's first request, when this lookup started it.
+        first: Option<&'a HttpRequest>,
+    },
+    /// The last renewal failed and the cooldown is not over: answer at once with `error`.
+    CoolingDown {
+        /// The error the last renewal ended with.
+        error: &'a TokenError,
+        /// How long the cooldown still lasts, in ms (at least 1).
+        retry_after_ms: u64,
+    },
 }
 
 /// Which request the renewal is sending.
@@ -96,10 +126,41 @@ impl Driver {
         &self.cache
     }
 
-    /// What a caller asking for a token at `now` gets (see [`TokenCache::lookup`]); when it
-    /// says to start a renewal, [`start`](Self::start) is the next call.
-    pub fn lookup(&mut self, now: u64) -> Lookup<'_> {
-        self.cache.lookup(now)
+    /// What a caller asking for a token at `now` gets (the rules are [`TokenCache::lookup`]'s),
+    /// the first request of a renewal included when this starts one.
+    pub fn lookup(&mut self, now: u64) -> Decision<'_> {
+        let (fresh_until, start) = match self.cache.lookup(now) {
+            Lookup::Serve {
+                fresh_until,
+                start_refresh,
+                ..
+            } => (Some(fresh_until), start_refresh),
+            Lookup::Wait { start } => (None, start),
+            Lookup::CoolingDown { retry_after_ms, .. } => {
+                return match self.cache.last_error() {
+                    Some(error) => Decision::CoolingDown {
+                        error,
+                        retry_after_ms,
+                    },
+                    None => Decision::Wait { first: None },
+                }
+            }
+        };
+        if start {
+            self.start(now);
+        }
+        let first = match (start, &self.renewal) {
+            (true, Some(renewal)) => Some(&renewal.request),
+            _ => None,
+        };
+        match (fresh_until, self.cache.token()) {
+            (Some(fresh_until), Some(token)) => Decision::Serve {
+                token,
+                fresh_until,
+                refresh: first,
+            },
+            _ => Decision::Wait { first },
+        }
     }
 
     /// The token, if fresh at `now`: a cache hit with no other effect.
@@ -128,9 +189,8 @@ impl Driver {
         self.cache.token_accepted(access_token);
     }
 
-    /// Starts the renewal the cache asked for (`Lookup::Wait { start: true }` or
-    /// `Lookup::Serve { start_refresh: true }`).
-    pub fn start(&mut self, now: u64) -> Step<'_> {
+    /// Starts the renewal the cache asked for.
+    fn start(&mut self, now: u64) {
         let deadline = now.saturating_add(self.config.max_wait_ms);
         match (&self.endpoint, &self.config.endpoint) {
             (Some(_), _) => self.endpoint_known(now, deadline),
@@ -181,7 +241,8 @@ impl Driver {
                         .auth_method
                         .unwrap_or_else(|| metadata.default_auth_method());
                     self.endpoint = Some((metadata.token_endpoint, auth));
-                    self.endpoint_known(now, renewal.deadline)
+                    self.endpoint_known(now, renewal.deadline);
+                    self.send_step()
                 }
                 Err(error) => self.failed(now, renewal, error, random),
             };
@@ -213,7 +274,9 @@ impl Driver {
         match self.renewal.as_mut() {
             Some(renewal) => {
                 renewal.sent_at = now;
-                self.send()
+                let discovery = matches!(renewal.phase, Phase::Discovery { .. });
+                self.sending(discovery);
+                self.send_step()
             }
             None => self.finish(now, Err(TokenError::Aborted), 0.5),
         }
@@ -227,7 +290,7 @@ impl Driver {
         self.cache.cancel_flight();
     }
 
-    fn endpoint_known(&mut self, now: u64, deadline: u64) -> Step<'_> {
+    fn endpoint_known(&mut self, now: u64, deadline: u64) {
         match self.cache.take_refresh_token() {
             Some(refresh_token) => {
                 let request = self.token_request(Grant::RefreshToken(&refresh_token));
@@ -237,7 +300,7 @@ impl Driver {
         }
     }
 
-    fn original_grant(&mut self, now: u64, deadline: u64) -> Step<'_> {
+    fn original_grant(&mut self, now: u64, deadline: u64) {
         let request = self.token_request(Grant::original(&self.config));
         self.begin(now, deadline, Phase::Grant, request)
     }
@@ -247,7 +310,8 @@ impl Driver {
         token_request(&self.config, url, *auth, grant)
     }
 
-    fn begin(&mut self, now: u64, deadline: u64, phase: Phase, request: HttpRequest) -> Step<'_> {
+    fn begin(&mut self, now: u64, deadline: u64, phase: Phase, request: HttpRequest) {
+        let discovery = matches!(phase, Phase::Discovery { .. });
         self.renewal = Some(Renewal {
             phase,
             request,
@@ -255,15 +319,25 @@ impl Driver {
             retries: 0,
             deadline,
         });
-        self.send()
+        self.sending(discovery);
     }
 
-    fn send(&mut self) -> Step<'_> {
-        let renewal = self.renewal.as_ref().expect("a renewal is under way");
-        if !matches!(renewal.phase, Phase::Discovery { .. }) {
+    /// The renewal's request goes out (again): counted when it goes to the token endpoint.
+    fn sending(&mut self, discovery: bool) {
+        if !discovery {
             self.cache.note_request();
         }
-        Step::Send(renewal.request.clone())
+    }
+
+    /// The step that sends the renewal's request.
+    fn send_step(&self) -> Step<'_> {
+        match &self.renewal {
+            Some(renewal) => Step::Send(renewal.request.clone()),
+            None => Step::Done(Outcome::Failed {
+                error: TokenError::Aborted,
+                retry_after_ms: 0,
+            }),
+        }
     }
 
     /// Every secret the client holds, clear and form- or URL-encoded: what a server's error
@@ -331,16 +405,14 @@ impl Driver {
                 if time_left && !rest.is_empty() && matches!(error.status(), Some(400..=499)) =>
             {
                 let next = rest.remove(0);
-                self.begin(
-                    now,
-                    deadline,
-                    Phase::Discovery { rest },
-                    discovery_request(next),
-                )
+                let phase = Phase::Discovery { rest };
+                self.begin(now, deadline, phase, discovery_request(next));
+                self.send_step()
             }
             Phase::Refresh { refresh_token } => {
                 if self.cache.refresh_failed(&error, refresh_token) && time_left {
-                    self.original_grant(now, deadline)
+                    self.original_grant(now, deadline);
+                    self.send_step()
                 } else {
                     self.finish(now, Err(error), random)
                 }

@@ -11,7 +11,9 @@
 //! argument. It builds requests ([`request`]), parses responses ([`response`]), decides
 //! retries ([`retry`]) and moves the cache state machine ([`cache`]); [`driver`] steps one
 //! renewal through discovery, refresh token, original grant and retries, telling its adapter
-//! what to send and how long to sleep. The Worker's decisions live beside it in `worker`
+//! what to send and how long to sleep. [`driver::Driver::lookup`] answers a caller and, when it
+//! starts a renewal, hands out its first request: adapters never decide when to start. The
+//! Worker's decisions live beside it in `worker`
 //! (`config` from vars, `access` keys, the `upstream` URL, `headers`, failure `answer`s), pure
 //! and tested natively too.
 //!
@@ -32,9 +34,8 @@
 //! ## Example: the core driven by hand
 //!
 //! ```
-//! use edge_oauth::cache::Lookup;
 //! use edge_oauth::config::{ConfigInput, ParsedUrl, UrlParser};
-//! use edge_oauth::driver::{Driver, Step};
+//! use edge_oauth::driver::{Decision, Driver, Step};
 //! use edge_oauth::error::TokenError;
 //! use edge_oauth::secret::ClientSecret;
 //!
@@ -60,8 +61,8 @@
 //!
 //! let mut driver = Driver::new(config);
 //! let now = 1_700_000_000_000;
-//! assert!(matches!(driver.lookup(now), Lookup::Wait { start: true }));
-//! let Step::Send(request) = driver.start(now) else { unreachable!("the first step sends") };
+//! // The first caller starts the renewal: the decision carries its first request.
+//! let Decision::Wait { first: Some(request) } = driver.lookup(now) else { unreachable!() };
 //! assert_eq!(
 //!     request.body.as_deref(),
 //!     Some("grant_type=client_credentials&scope=banking%2Fread+banking%2Fwrite")

@@ -9,12 +9,12 @@
 mod common;
 
 use common::{
-    assert_no_secret, config, flatten, input, password_input, response, Look, SerdeJson,
+    assert_no_secret, config, decided, input, password_input, response, Look, SerdeJson,
     ACCESS_TOKEN, PASSWORD, REFRESH_TOKEN, SECRET, T0, USERNAME,
 };
-use edge_oauth::cache::{Lookup, Outcome};
+use edge_oauth::cache::Outcome;
 use edge_oauth::config::ConfigInput;
-use edge_oauth::driver::{Driver, Step};
+use edge_oauth::driver::{Decision, Driver, Step};
 use edge_oauth::request::HttpRequest;
 use edge_oauth::response::HttpResponse;
 use edge_oauth::TokenError;
@@ -89,8 +89,22 @@ fn issuer_input() -> ConfigInput {
     }
 }
 
+/// The first step of the renewal a lookup at `now` starts; the lookup must start one.
+fn first_step(d: &mut Driver, now: u64) -> Step<'_> {
+    match d.lookup(now) {
+        Decision::Wait {
+            first: Some(request),
+        }
+        | Decision::Serve {
+            refresh: Some(request),
+            ..
+        } => Step::Send(request.clone()),
+        other => panic!("a lookup at {now} starts no renewal: {other:?}"),
+    }
+}
+
 fn start(d: &mut Driver, now: u64) -> S {
-    flat(d.start(now))
+    flat(first_step(d, now))
 }
 
 fn resume(d: &mut Driver, now: u64) -> S {
@@ -228,16 +242,29 @@ fn assert_client_credentials(request: &HttpRequest) {
     assert_eq!(param(request, "refresh_token"), None);
 }
 
-/// The access token a lookup at `now` serves, if it serves one, and whether it asks for a
+/// The access token a lookup at `now` serves, if it serves one, and the first request of the
+/// background refresh it starts, if it starts one.
+fn served_with(d: &mut Driver, now: u64) -> Option<(String, Option<HttpRequest>)> {
+    match d.lookup(now) {
+        Decision::Serve { token, refresh, .. } => {
+            Some((token.access_token.expose().to_owned(), refresh.cloned()))
+        }
+        Decision::Wait { .. } | Decision::CoolingDown { .. } => None,
+    }
+}
+
+/// The access token a lookup at `now` serves, if it serves one, and whether it starts a
 /// background refresh.
 fn served(d: &mut Driver, now: u64) -> Option<(String, bool)> {
-    match d.lookup(now) {
-        Lookup::Serve {
-            token,
-            start_refresh,
-            ..
-        } => Some((token.access_token.expose().to_owned(), start_refresh)),
-        Lookup::Wait { .. } | Lookup::CoolingDown { .. } => None,
+    served_with(d, now).map(|(token, refresh)| (token, refresh.is_some()))
+}
+
+/// The first request of the background refresh a lookup at `now` starts while it serves
+/// ACCESS_TOKEN.
+fn refresh_started(d: &mut Driver, now: u64) -> HttpRequest {
+    match served_with(d, now) {
+        Some((token, Some(request))) if token == ACCESS_TOKEN => request,
+        other => panic!("at {now}: {other:?}"),
     }
 }
 
@@ -245,7 +272,6 @@ fn served(d: &mut Driver, now: u64) -> Option<(String, bool)> {
 /// given, a refresh token from the same answer.
 fn warm(input: ConfigInput, refresh_token: Option<&str>) -> Driver {
     let mut d = driver(input);
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     assert_client_credentials(&sent(start(&mut d, T0)));
     let step = answer(
         &mut d,
@@ -260,7 +286,6 @@ fn warm(input: ConfigInput, refresh_token: Option<&str>) -> Driver {
 /// Drops the access token (as after a 401) and starts the next renewal at `now`.
 fn renew_after_invalidate(d: &mut Driver, now: u64) -> HttpRequest {
     d.invalidate();
-    assert_eq!(flatten(d.lookup(now)), WAIT_START);
     sent(start(d, now))
 }
 
@@ -270,7 +295,6 @@ fn renew_after_invalidate(d: &mut Driver, now: u64) -> HttpRequest {
 #[test]
 fn token_url_renewal_posts_client_credentials_and_caches_the_answer() {
     let mut d = Driver::new(config());
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     let request = sent(start(&mut d, T0));
     assert_client_credentials(&request);
     assert_eq!(
@@ -292,7 +316,7 @@ fn token_url_renewal_posts_client_credentials_and_caches_the_answer() {
     assert!(!d.cache().in_flight());
 
     assert_eq!(
-        flatten(d.lookup(T0 + 60_000)),
+        decided(d.lookup(T0 + 60_000)),
         Look::Serve {
             expires_at: E,
             fresh_until: FRESH_UNTIL,
@@ -312,8 +336,6 @@ fn token_url_renewal_posts_client_credentials_and_caches_the_answer() {
 #[test]
 fn issuer_discovery_walks_the_well_known_urls_then_posts_to_the_token_endpoint_once() {
     let mut d = driver(issuer_input());
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
-
     let request = sent(start(&mut d, T0));
     assert_eq!(request.method, "GET");
     assert_eq!(request.url, OPENID_CONFIGURATION);
@@ -366,7 +388,6 @@ fn issuer_discovery_walks_the_well_known_urls_then_posts_to_the_token_endpoint_o
 #[test]
 fn issuer_discovery_fails_once_every_well_known_url_is_missing() {
     let mut d = driver(issuer_input());
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     let mut urls = vec![sent(start(&mut d, T0)).url];
     let not_found = response(404, "application/json", "{}");
     let error = loop {
@@ -390,7 +411,6 @@ fn issuer_discovery_fails_once_every_well_known_url_is_missing() {
 #[test]
 fn discovery_listing_only_client_secret_post_moves_the_credentials_into_the_body() {
     let mut d = driver(issuer_input());
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     assert_eq!(sent(start(&mut d, T0)).url, OPENID_CONFIGURATION);
     let metadata = metadata_body(Some(&["client_secret_post", "private_key_jwt"]));
     let request = sent(answer(&mut d, T0 + 10, 200, &metadata));
@@ -407,7 +427,6 @@ fn configured_auth_method_wins_over_discovery_metadata() {
         auth_method: Some("client_secret_basic".into()),
         ..issuer_input()
     });
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     assert_eq!(sent(start(&mut d, T0)).url, OPENID_CONFIGURATION);
     let metadata = metadata_body(Some(&["client_secret_post"]));
     let request = sent(answer(&mut d, T0 + 10, 200, &metadata));
@@ -426,7 +445,6 @@ fn retry_after_503_sleeps_as_told_then_fails_with_the_server_error_when_retries_
         max_retries: Some(1.0),
         ..input()
     });
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     let first = sent(start(&mut d, T0));
     let body = error_body("temporarily_unavailable");
     let busy = HttpResponse {
@@ -463,13 +481,13 @@ fn retry_after_503_sleeps_as_told_then_fails_with_the_server_error_when_retries_
     assert!(!d.cache().in_flight());
     // No token to serve, and the server's Retry-After holds every caller off.
     assert_eq!(
-        flatten(d.lookup(T0 + 2300)),
+        decided(d.lookup(T0 + 2300)),
         Look::CoolingDown {
             code: "temporarily_unavailable".into(),
             retry_after_ms: 1_900
         }
     );
-    assert_eq!(flatten(d.lookup(T0 + 4200)), WAIT_START);
+    assert_eq!(decided(d.lookup(T0 + 4200)), WAIT_START);
 }
 
 /// A 503 without an OAuth error body ends, once retries run out, as a retryable invalid_response.
@@ -479,7 +497,6 @@ fn exhausted_503_without_an_oauth_error_is_a_retryable_invalid_response() {
         max_retries: Some(1.0),
         ..input()
     });
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     sent(start(&mut d, T0));
     let html = HttpResponse {
         status: 503,
@@ -503,7 +520,6 @@ fn exhausted_503_without_an_oauth_error_is_a_retryable_invalid_response() {
 fn network_error_is_retried_with_jittered_backoff_and_the_same_request() {
     let mut d = Driver::new(config()); // max_retries defaults to 2
     assert_eq!(d.config().max_retries, 2);
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     let first = sent(start(&mut d, T0));
 
     match unanswered(&mut d, T0 + 100, network(), 0.5) {
@@ -536,7 +552,6 @@ fn network_error_is_retried_with_jittered_backoff_and_the_same_request() {
 #[test]
 fn network_backoff_stays_under_the_ceiling_and_stops_at_max_retries() {
     let mut d = Driver::new(config());
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     sent(start(&mut d, T0));
     let almost_one = 1.0 - f64::EPSILON;
     let mut now = T0;
@@ -685,11 +700,7 @@ fn refresh_failing_with_a_5xx_keeps_the_refresh_token_for_the_next_renewal() {
         Some(REFRESH_TOKEN)
     );
 
-    assert_eq!(
-        flatten(d.lookup(T0 + 61_100)),
-        WAIT_START,
-        "after the cooldown"
-    );
+    // After the cooldown.
     let request = sent(start(&mut d, T0 + 61_100));
     assert_refresh(&request, REFRESH_TOKEN);
 }
@@ -708,7 +719,6 @@ fn cancel_drops_the_renewal_and_its_refresh_token() {
     assert!(!d.cache().in_flight());
     assert!(d.cache().refresh_token().is_none());
 
-    assert_eq!(flatten(d.lookup(T0 + 61_000)), WAIT_START);
     let request = sent(start(&mut d, T0 + 61_000));
     assert_client_credentials(&request);
     let step = answer(&mut d, T0 + 61_100, 200, &token_body(ACCESS_TOKEN_2, None));
@@ -719,7 +729,6 @@ fn cancel_drops_the_renewal_and_its_refresh_token() {
 #[test]
 fn cancel_during_discovery_restarts_discovery_from_the_first_url() {
     let mut d = driver(issuer_input());
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     assert_eq!(sent(start(&mut d, T0)).url, OPENID_CONFIGURATION);
     let not_found = response(404, "text/html", "Not Found");
     assert_eq!(
@@ -729,7 +738,6 @@ fn cancel_during_discovery_restarts_discovery_from_the_first_url() {
     assert!(d.leave());
     d.cancel();
 
-    assert_eq!(flatten(d.lookup(T0 + 1000)), WAIT_START);
     assert_eq!(sent(start(&mut d, T0 + 1000)).url, OPENID_CONFIGURATION);
 }
 
@@ -740,7 +748,6 @@ fn cancel_during_a_retry_wait_gives_the_next_renewal_a_fresh_retry_budget() {
         max_retries: Some(1.0),
         ..input()
     });
-    assert_eq!(flatten(d.lookup(T0)), WAIT_START);
     sent(start(&mut d, T0));
     assert!(matches!(
         unanswered(&mut d, T0 + 100, network(), 0.5),
@@ -749,7 +756,6 @@ fn cancel_during_a_retry_wait_gives_the_next_renewal_a_fresh_retry_budget() {
     assert!(d.leave());
     d.cancel();
 
-    assert_eq!(flatten(d.lookup(T0 + 1000)), WAIT_START);
     assert_client_credentials(&sent(start(&mut d, T0 + 1000)));
     assert!(
         matches!(unanswered(&mut d, T0 + 1100, network(), 0.5), S::Sleep(125)),
@@ -770,8 +776,7 @@ fn failed_background_refresh_serves_the_still_valid_token_as_stale() {
         None,
     );
     let now = E - 30_000; // inside the refresh-ahead window, before the margin
-    assert_eq!(served(&mut d, now), Some((ACCESS_TOKEN.to_owned(), true)));
-    assert_client_credentials(&sent(start(&mut d, now)));
+    assert_client_credentials(&refresh_started(&mut d, now));
 
     match answer(
         &mut d,
@@ -798,7 +803,6 @@ fn failed_background_refresh_serves_the_still_valid_token_as_stale() {
 fn redirect_from_the_token_endpoint_is_refused_not_followed() {
     for status in [301, 302, 307, 308] {
         let mut d = Driver::new(config()); // retries allowed: still not retried
-        assert_eq!(flatten(d.lookup(T0)), WAIT_START);
         sent(start(&mut d, T0));
         let redirect = HttpResponse {
             status,
@@ -867,8 +871,7 @@ fn debug_of_steps_and_requests_never_shows_secrets_or_tokens() {
         let ok = |body| response(200, "application/json", body);
 
         // The original grant: one retried network error, then a token with a refresh token.
-        assert_eq!(flatten(d.lookup(T0)), WAIT_START);
-        check("grant Send", d.start(T0));
+        check("grant Send", first_step(&mut d, T0));
         check("Sleep", d.on_unanswered(T0 + 1, network(), 0.5));
         check("resumed Send", d.resume(T0 + 200));
         check(
@@ -878,8 +881,8 @@ fn debug_of_steps_and_requests_never_shows_secrets_or_tokens() {
 
         // A background refresh answered 503 until retries run out: Stale.
         let now = E - 30_000;
-        assert_eq!(served(&mut d, now), Some((ACCESS_TOKEN.to_owned(), true)));
-        let mut step = check("refresh Send", d.start(now));
+        let refresh = refresh_started(&mut d, now);
+        let mut step = check("refresh Send", Step::Send(refresh));
         let mut at = now;
         // At most 3 attempts and 2 sleeps (max_retries ≤ 2) before the renewal ends.
         for _ in 0..=5 {
@@ -896,15 +899,13 @@ fn debug_of_steps_and_requests_never_shows_secrets_or_tokens() {
 
         // Refreshed with rotation, then the rotated one goes unanswered: fallback, refused.
         d.invalidate();
-        assert_eq!(flatten(d.lookup(E - 20_000)), WAIT_START);
-        check("refresh Send", d.start(E - 20_000));
+        check("refresh Send", first_step(&mut d, E - 20_000));
         check(
             "rotated Fresh",
             d.on_response(E - 19_900, &ok(&rotated), &SerdeJson, 0.5),
         );
         d.invalidate();
-        assert_eq!(flatten(d.lookup(E - 10_000)), WAIT_START);
-        check("rotated refresh Send", d.start(E - 10_000));
+        check("rotated refresh Send", first_step(&mut d, E - 10_000));
         check("fallback Send", d.on_unanswered(E - 9_000, timeout(), 0.5));
         let refused = response(401, "application/json", &refused);
         let step = check(

@@ -9,7 +9,7 @@ mod common;
 use common::{password_input, SerdeJson, PASSWORD, SECRET, T0, USERNAME};
 use edge_oauth::cache::Outcome;
 use edge_oauth::config::ConfigInput;
-use edge_oauth::driver::{Driver, Step};
+use edge_oauth::driver::{Decision, Driver, Step};
 use edge_oauth::options::Surface;
 use edge_oauth::request::percent_encode;
 use edge_oauth::response::{parse_metadata, parse_token_response, HttpResponse};
@@ -195,7 +195,9 @@ proptest! {
             .validate(&SerdeJson)
             .unwrap();
         let mut driver = Driver::new(config);
-        let Step::Send(_) = driver.start(T0) else { panic!("the first step sends") };
+        let Decision::Wait { first: Some(_) } = driver.lookup(T0) else {
+            panic!("the first lookup starts a renewal")
+        };
         let response = HttpResponse {
             status,
             content_type: &content_type,

@@ -7,9 +7,10 @@ use alloc::{string::String, vec::Vec};
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
-use crate::cache::{Lookup, Outcome, Refusal};
-use crate::driver::{Driver, Step};
+use crate::cache::{Outcome, Refusal};
+use crate::driver::{Decision, Driver, Step};
 use crate::error::TokenError;
+use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 
 use super::json::Platform;
@@ -21,6 +22,8 @@ use crate::config::ConfigInput;
 #[wasm_bindgen]
 pub struct CoreClient {
     driver: Driver,
+    /// The first step of the renewal the last lookup started, until [`first`](Self::first).
+    first: Option<Object>,
 }
 
 #[wasm_bindgen]
@@ -34,19 +37,34 @@ impl CoreClient {
             .map_err(|e| error_fields(&e, None))?;
         Ok(CoreClient {
             driver: Driver::new(config),
+            first: None,
         })
     }
 
     /// What a caller asking at `now` gets, as bits: 1 — hand out the cached token at once
-    /// ([`info`](Self::info)), else wait for the renewal; 2 — start the renewal first
-    /// ([`start`](Self::start)); 4 — fail at once: the client is cooling down after a failure
-    /// ([`failure`](Self::failure)). A number, so that a waiting caller costs no JS object.
+    /// ([`info`](Self::info)), else wait for the renewal; 2 — a renewal started, its first
+    /// step is [`first`](Self::first); 4 — fail at once: the client is cooling down after a
+    /// failure ([`failure`](Self::failure)). A number, so that a waiting caller costs no JS
+    /// object.
     pub fn lookup(&mut self, now: f64) -> u8 {
-        match self.driver.lookup(now as u64) {
-            Lookup::Serve { start_refresh, .. } => 1 | (u8::from(start_refresh) << 1),
-            Lookup::Wait { start } => u8::from(start) << 1,
-            Lookup::CoolingDown { .. } => 4,
+        let (bits, first) = match self.driver.lookup(now as u64) {
+            Decision::Serve { refresh, .. } => (1 | u8::from(refresh.is_some()) << 1, refresh),
+            Decision::Wait { first } => (u8::from(first.is_some()) << 1, first),
+            Decision::CoolingDown { .. } => (4, None),
+        };
+        let first = first.map(send_step);
+        // Kept until `first()` takes it: a caller that joins does not clear it.
+        if first.is_some() {
+            self.first = first;
         }
+        bits
+    }
+
+    /// The first step of the renewal the last lookup started: `{ send }`.
+    pub fn first(&mut self) -> Object {
+        self.first
+            .take()
+            .unwrap_or_else(|| object(&[("error", error_fields(&TokenError::Aborted, None))]))
     }
 
     /// The error a caller gets during the cooldown at `now`, with the seconds left.
@@ -66,11 +84,6 @@ impl CoreClient {
             Some(token) => token_info(token, cache.fresh_until(token)),
             None => JsValue::UNDEFINED,
         }
-    }
-
-    /// Starts the renewal; the first step.
-    pub fn start(&mut self, now: f64) -> Object {
-        step(self.driver.start(now as u64))
     }
 
     /// The response to the last `send` step; the next step. `retry_after_ms`: the wait its
@@ -130,6 +143,7 @@ impl CoreClient {
 
     /// Drops the renewal under way (see `Driver::cancel`).
     pub fn cancel(&mut self) {
+        self.first = None;
         self.driver.cancel();
     }
 
@@ -198,22 +212,25 @@ impl CoreClient {
 }
 
 /// `{ send: { url, method, headers, body } }`, `{ sleep: ms }`, `{ info }` or `{ error }`.
+/// `{ send: { url, method, headers, body } }`.
+fn send_step(request: &HttpRequest) -> Object {
+    let headers: Vec<(&str, JsValue)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (*name, value.as_str().into()))
+        .collect();
+    let init = object(&[
+        ("url", request.url.as_str().into()),
+        ("method", request.method.into()),
+        ("headers", object(&headers).into()),
+        ("body", optional(request.body.as_deref())),
+    ]);
+    object(&[("send", init.into())])
+}
+
 fn step(step: Step<'_>) -> Object {
     match step {
-        Step::Send(request) => {
-            let headers: Vec<(&str, JsValue)> = request
-                .headers
-                .iter()
-                .map(|(name, value)| (*name, value.as_str().into()))
-                .collect();
-            let init = object(&[
-                ("url", request.url.as_str().into()),
-                ("method", request.method.into()),
-                ("headers", object(&headers).into()),
-                ("body", optional(request.body.as_deref())),
-            ]);
-            object(&[("send", init.into())])
-        }
+        Step::Send(request) => send_step(&request),
         Step::Sleep(ms) => object(&[("sleep", (ms as f64).into())]),
         Step::Done(
             Outcome::Fresh { token, fresh_until } | Outcome::Stale { token, fresh_until },

@@ -8,9 +8,9 @@ use js_sys::{Date, Math, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::cache::{Lookup, Outcome, Refusal};
+use crate::cache::{Outcome, Refusal};
 use crate::config::Config;
-use crate::driver::{Driver, Step};
+use crate::driver::{Decision, Driver, Step};
 use crate::error::TokenError;
 use crate::request::HttpRequest;
 
@@ -81,14 +81,14 @@ impl Engine {
     pub fn get(&self, ctx: &JsValue) -> Answer {
         let inner = &self.inner;
         let mut driver = inner.driver.borrow_mut();
-        let (served, start) = match driver.lookup(now_ms()) {
-            Lookup::Serve {
+        let (served, first) = match driver.lookup(now_ms()) {
+            Decision::Serve {
                 token,
                 fresh_until,
-                start_refresh,
-            } => (Some(token_info(token, fresh_until)), start_refresh),
-            Lookup::Wait { start } => (None, start),
-            Lookup::CoolingDown {
+                refresh,
+            } => (Some(token_info(token, fresh_until)), refresh.cloned()),
+            Decision::Wait { first } => (None, first.cloned()),
+            Decision::CoolingDown {
                 error,
                 retry_after_ms,
             } => {
@@ -100,8 +100,8 @@ impl Engine {
             }
         };
         drop(driver);
-        if start {
-            start_renewal(inner.clone(), served.is_some(), ctx);
+        if let Some(request) = first {
+            start_renewal(inner.clone(), request, served.is_some(), ctx);
         }
         match served {
             Some(info) => Answer {
@@ -199,9 +199,10 @@ fn action(inner: &Inner, step: Step<'_>) -> Action {
     }
 }
 
-/// Runs one renewal to its end as the promise every waiter shares. A `background` refresh
-/// starts on the next task, so the caller that triggered it gets its cached token first.
-fn start_renewal(inner: Rc<Inner>, background: bool, ctx: &JsValue) {
+/// Runs the renewal a lookup started, from its `first` request to its end, as the promise
+/// every waiter shares. A `background` refresh sends on the next task, so the caller that
+/// started it gets its cached token first.
+fn start_renewal(inner: Rc<Inner>, first: HttpRequest, background: bool, ctx: &JsValue) {
     let generation = inner.generation.get();
     let promise = future_to_promise({
         let inner = inner.clone();
@@ -214,10 +215,7 @@ fn start_renewal(inner: Rc<Inner>, background: bool, ctx: &JsValue) {
             if abandoned() {
                 return Err(JsValue::UNDEFINED);
             }
-            let mut next = {
-                let mut driver = inner.driver.borrow_mut();
-                action(&inner, driver.start(now_ms()))
-            };
+            let mut next = Action::Send(first);
             loop {
                 next = match next {
                     Action::Send(request) => {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use edge_oauth::cache::{Lookup, Outcome, TokenCache};
 use edge_oauth::config::{Config, ConfigInput, GrantConfig, ParsedUrl, UrlParser};
+use edge_oauth::driver::Decision;
 use edge_oauth::response::{Field, HttpResponse, Json, JsonObject, Token};
 use edge_oauth::secret::{AccessToken, ClientSecret, Password, RefreshToken, Username};
 use serde_json::{Map, Value};
@@ -190,6 +191,31 @@ pub fn flatten(lookup: Lookup<'_>) -> Look {
         },
         Lookup::Wait { start } => Look::Wait { start },
         Lookup::CoolingDown {
+            error,
+            retry_after_ms,
+        } => Look::CoolingDown {
+            code: error.code().to_owned(),
+            retry_after_ms,
+        },
+    }
+}
+
+/// A driver's decision as a [`Look`]: a renewal's first request as `start`.
+pub fn decided(decision: Decision<'_>) -> Look {
+    match decision {
+        Decision::Serve {
+            token,
+            fresh_until,
+            refresh,
+        } => Look::Serve {
+            expires_at: token.expires_at_ms,
+            fresh_until,
+            start_refresh: refresh.is_some(),
+        },
+        Decision::Wait { first } => Look::Wait {
+            start: first.is_some(),
+        },
+        Decision::CoolingDown {
             error,
             retry_after_ms,
         } => Look::CoolingDown {
