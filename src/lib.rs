@@ -18,7 +18,7 @@
 //! and tested natively too.
 //!
 //! Two adapters drive the same driver:
-//! - the npm package: `wasm::CoreClient` (on `wasm32` only) is the core behind a synchronous,
+//! - the npm package: `npm::CoreClient` (on `wasm32` only) is the core behind a synchronous,
 //!   flat interface, and the hand-written JS in `pkg-template/` does the I/O with the
 //!   platform's `fetch`, `setTimeout` and `AbortController`, shares one promise per renewal
 //!   among its waiters, and answers cache hits without calling into wasm. Built without the
@@ -96,8 +96,12 @@ pub mod response;
 pub mod retry;
 pub mod secret;
 
+// In JS runtimes: the platform's parsers (both adapters), and the npm package's adapter (not
+// in the Worker's build).
 #[cfg(target_arch = "wasm32")]
-pub mod wasm;
+pub mod js;
+#[cfg(all(target_arch = "wasm32", not(feature = "worker")))]
+pub mod npm;
 
 // The Worker's pure decisions are built natively too, for their tests; on wasm32 only for the
 // Worker, so the npm package's wasm carries none of it.

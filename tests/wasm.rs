@@ -4,9 +4,9 @@
 //! `cargo test` (its issuer is passed in at compile time as EDGE_OAUTH_TEST_ISSUER), and with
 //! canned answers where a server cannot be made to give them. Run once plain (Node) and once
 //! with WASM_BINDGEN_USE_BROWSER=1.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", not(feature = "worker")))]
 
-use edge_oauth::wasm::CoreClient;
+use edge_oauth::npm::CoreClient;
 use js_sys::{Date, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

@@ -1,41 +1,82 @@
 //! The Worker's engine: the core [`Driver`] stepped from Rust, with the platform's `fetch`
 //! and timers. One renewal at a time, as one promise that every waiting request shares.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Date, Math, Object, Promise, Reflect};
+use js_sys::{Date, Math, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::future_to_promise;
 
-use crate::cache::{Outcome, Refusal};
+use crate::cache::{self as driver, Refusal};
 use crate::config::Config;
 use crate::driver::{Decision, Driver, Step};
 use crate::error::TokenError;
 use crate::request::HttpRequest;
+use crate::response::Token;
 
 use super::http::Fetcher;
-use crate::wasm::json::Platform;
-use crate::wasm::values::token_info;
+use crate::js::Platform;
 
 fn now_ms() -> u64 {
     Date::now() as u64
 }
 
-/// Turns an error and the cooldown it started (ms) into the JS value waiters are rejected
-/// with (built once per failure, so every waiter gets the same object).
-pub type ErrorFactory = Box<dyn Fn(&TokenError, Option<u64>) -> JsValue>;
+/// How a renewal ended: the token, or why there is none.
+pub type Outcome = Result<Rc<Bearer>, Rc<Failure>>;
+
+/// A renewal that failed, or the cooldown after one: the error and the cooldown's length.
+pub struct Failure {
+    /// Why there is no token (cleaned of secrets by the core).
+    pub error: TokenError,
+    /// The cooldown it started, in ms, if any.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// The renewal under way: a promise its waiters await (it resolves with `true` when the
+/// renewal ended, `false` when it was abandoned), and where its outcome is then, read in Rust.
+#[derive(Clone)]
+pub struct Flight {
+    /// Settles when the renewal ends or is abandoned.
+    pub promise: Promise,
+    outcome: Rc<OnceCell<Outcome>>,
+}
+
+impl Flight {
+    /// How the renewal ended; `None` while it runs, or when it was abandoned.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome.get().cloned()
+    }
+}
 
 struct Inner {
     driver: RefCell<Driver>,
     fetcher: Fetcher,
-    make_error: ErrorFactory,
-    /// The renewal under way, as the promise its waiters share.
-    flight: RefCell<Option<Promise>>,
+    /// The renewal under way.
+    flight: RefCell<Option<Flight>>,
     /// The last fresh token handed out, with its header value.
     last_bearer: RefCell<Option<Rc<Bearer>>>,
     /// Bumped when a stuck renewal is abandoned: its future stops at its next step.
     generation: Cell<u64>,
+}
+
+impl Inner {
+    /// `token` with its header value, made into a JS string once per token.
+    fn bearer(&self, token: &Token) -> Rc<Bearer> {
+        let mut last = self.last_bearer.borrow_mut();
+        if let Some(bearer) = last
+            .as_ref()
+            .filter(|b| b.access_token == token.access_token.expose())
+        {
+            return bearer.clone();
+        }
+        let bearer = Rc::new(Bearer {
+            access_token: token.access_token.expose().to_owned(),
+            header_value: JsValue::from_str(&token.header_value()),
+        });
+        *last = Some(bearer.clone());
+        bearer
+    }
 }
 
 /// A token and the header value that carries it.
@@ -47,11 +88,11 @@ pub struct Bearer {
 }
 
 /// What [`Engine::get`] hands a caller.
-pub struct Answer {
-    /// Settles with `{ accessToken, tokenType, expiresAt, scope?, freshUntil }` or the error.
-    pub promise: Promise,
-    /// Served from memory, without waiting for a request.
-    pub from_cache: bool,
+pub enum Got {
+    /// An answer now: a token from memory, or the failure of the cooldown under way.
+    Now(Outcome),
+    /// Wait for the renewal under way.
+    Wait(Flight),
 }
 
 /// One client's driver and the renewal under way.
@@ -61,12 +102,11 @@ pub struct Engine {
 
 impl Engine {
     /// An engine for a validated configuration.
-    pub fn new(config: Config, fetcher: Fetcher, make_error: ErrorFactory) -> Self {
+    pub fn new(config: Config, fetcher: Fetcher) -> Self {
         Engine {
             inner: Rc::new(Inner {
                 driver: RefCell::new(Driver::new(config)),
                 fetcher,
-                make_error,
                 flight: RefCell::new(None),
                 last_bearer: RefCell::new(None),
                 generation: Cell::new(0),
@@ -78,44 +118,35 @@ impl Engine {
     /// by waiting for the one renewal under way. A renewal this starts is kept alive past the
     /// request with `ctx.waitUntil`: workerd cancels what a finished request left running,
     /// and every later request would wait on it forever.
-    pub fn get(&self, ctx: &JsValue) -> Answer {
+    pub fn get(&self, ctx: &JsValue) -> Got {
         let inner = &self.inner;
         let mut driver = inner.driver.borrow_mut();
         let (served, first) = match driver.lookup(now_ms()) {
-            Decision::Serve {
-                token,
-                fresh_until,
-                refresh,
-            } => (Some(token_info(token, fresh_until)), refresh.cloned()),
+            Decision::Serve { token, refresh, .. } => (Some(inner.bearer(token)), refresh.cloned()),
             Decision::Wait { first } => (None, first.cloned()),
             Decision::CoolingDown {
                 error,
                 retry_after_ms,
             } => {
-                let failure = (inner.make_error)(error, Some(retry_after_ms));
-                return Answer {
-                    promise: Promise::reject(&failure),
-                    from_cache: false,
+                let failure = Failure {
+                    error: error.clone(),
+                    retry_after_ms: Some(retry_after_ms),
                 };
+                return Got::Now(Err(Rc::new(failure)));
             }
         };
         drop(driver);
         if let Some(request) = first {
             start_renewal(inner.clone(), request, served.is_some(), ctx);
         }
-        match served {
-            Some(info) => Answer {
-                promise: Promise::resolve(&info),
-                from_cache: true,
-            },
-            None => Answer {
-                promise: inner
-                    .flight
-                    .borrow()
-                    .clone()
-                    .expect("a renewal runs while callers wait"),
-                from_cache: false,
-            },
+        match (served, inner.flight.borrow().clone()) {
+            (Some(bearer), _) => Got::Now(Ok(bearer)),
+            (None, Some(flight)) => Got::Wait(flight),
+            // A waiter is always given the renewal it waits for; were it not, it would time out.
+            (None, None) => Got::Now(Err(Rc::new(Failure {
+                error: TokenError::Aborted,
+                retry_after_ms: None,
+            }))),
         }
     }
 
@@ -124,30 +155,18 @@ impl Engine {
     pub fn fresh_bearer(&self) -> Option<Rc<Bearer>> {
         let mut driver = self.inner.driver.borrow_mut();
         let token = driver.fresh(now_ms())?;
-        let mut last = self.inner.last_bearer.borrow_mut();
-        if let Some(bearer) = last
-            .as_ref()
-            .filter(|b| b.access_token == token.access_token.expose())
-        {
-            return Some(bearer.clone());
-        }
-        let bearer = Rc::new(Bearer {
-            access_token: token.access_token.expose().to_owned(),
-            header_value: JsValue::from_str(&token.header_value()),
-        });
-        *last = Some(bearer.clone());
-        Some(bearer)
+        Some(self.inner.bearer(token))
     }
 
     /// Gives up on `flight` if it is still the renewal under way: it has outlived every
     /// deadline, so the platform must have dropped it. The next request starts a new one.
-    pub fn abandon(&self, flight: &Promise) {
+    pub fn abandon(&self, flight: &Flight) {
         let inner = &self.inner;
         let current = inner
             .flight
             .borrow()
             .as_ref()
-            .is_some_and(|p| Object::is(p, flight));
+            .is_some_and(|f| Rc::ptr_eq(&f.outcome, &flight.outcome));
         if current {
             inner.generation.set(inner.generation.get() + 1);
             inner.flight.replace(None);
@@ -182,38 +201,43 @@ impl Engine {
 enum Action {
     Send(HttpRequest),
     Sleep(u64),
-    Done(Result<JsValue, JsValue>),
+    Done(Outcome),
 }
 
 fn action(inner: &Inner, step: Step<'_>) -> Action {
     match step {
         Step::Send(request) => Action::Send(request),
         Step::Sleep(ms) => Action::Sleep(ms),
-        Step::Done(
-            Outcome::Fresh { token, fresh_until } | Outcome::Stale { token, fresh_until },
-        ) => Action::Done(Ok(token_info(token, fresh_until))),
-        Step::Done(Outcome::Failed {
+        Step::Done(driver::Outcome::Fresh { token, .. } | driver::Outcome::Stale { token, .. }) => {
+            Action::Done(Ok(inner.bearer(token)))
+        }
+        Step::Done(driver::Outcome::Failed {
             error,
             retry_after_ms,
-        }) => Action::Done(Err((inner.make_error)(&error, Some(retry_after_ms)))),
+        }) => Action::Done(Err(Rc::new(Failure {
+            error,
+            retry_after_ms: Some(retry_after_ms),
+        }))),
     }
 }
 
-/// Runs the renewal a lookup started, from its `first` request to its end, as the promise
+/// Runs the renewal a lookup started, from its `first` request to its end, as the flight
 /// every waiter shares. A `background` refresh sends on the next task, so the caller that
 /// started it gets its cached token first.
 fn start_renewal(inner: Rc<Inner>, first: HttpRequest, background: bool, ctx: &JsValue) {
     let generation = inner.generation.get();
+    let outcome = Rc::new(OnceCell::new());
     let promise = future_to_promise({
-        let inner = inner.clone();
+        let (inner, outcome) = (inner.clone(), outcome.clone());
         async move {
             // After each wait: an abandoned renewal touches nothing.
             let abandoned = || inner.generation.get() != generation;
+            let gone = Ok(JsValue::FALSE);
             if background {
                 gloo_timers::future::TimeoutFuture::new(0).await;
             }
             if abandoned() {
-                return Err(JsValue::UNDEFINED);
+                return gone;
             }
             let mut next = Action::Send(first);
             loop {
@@ -222,7 +246,7 @@ fn start_renewal(inner: Rc<Inner>, first: HttpRequest, background: bool, ctx: &J
                         let timeout_ms = inner.driver.borrow().attempt_timeout_ms(now_ms());
                         let sent = inner.fetcher.send(&request, timeout_ms).await;
                         if abandoned() {
-                            return Err(JsValue::UNDEFINED);
+                            return gone;
                         }
                         let mut driver = inner.driver.borrow_mut();
                         let step = match &sent {
@@ -239,29 +263,22 @@ fn start_renewal(inner: Rc<Inner>, first: HttpRequest, background: bool, ctx: &J
                         let ms = u32::try_from(ms).unwrap_or(u32::MAX);
                         gloo_timers::future::TimeoutFuture::new(ms).await;
                         if abandoned() {
-                            return Err(JsValue::UNDEFINED);
+                            return gone;
                         }
                         let mut driver = inner.driver.borrow_mut();
                         action(&inner, driver.resume(now_ms()))
                     }
                     Action::Done(result) => {
+                        let _ = outcome.set(result);
                         inner.flight.replace(None);
-                        return result;
+                        return Ok(JsValue::TRUE);
                     }
                 };
             }
         }
     });
-    // A background refresh may have no waiter: awaiting it here keeps its rejection from
-    // being reported as unhandled.
-    wasm_bindgen_futures::spawn_local({
-        let promise = promise.clone();
-        async move {
-            let _ = JsFuture::from(promise).await;
-        }
-    });
     wait_until(ctx, &promise);
-    inner.flight.replace(Some(promise));
+    inner.flight.replace(Some(Flight { promise, outcome }));
 }
 
 /// `ctx.waitUntil(promise)`, when the request's context has it.

@@ -16,14 +16,13 @@ use worker::Env;
 use super::access::check_access;
 use super::answer::{json_error, json_escape, server_timing, token_failure, TokenSource};
 use super::config::{proxy_config, ProxyConfig};
-use super::engine::{access_token_of, Bearer, Engine};
+use super::engine::{access_token_of, Bearer, Engine, Failure, Got};
 use super::headers::{connection_names, hop_by_hop_headers, request_headers_to_drop};
 use super::http::{network_from, Fetcher};
 use super::upstream::{buffer_for_replay, path_and_query, upstream_url};
 use crate::error::TokenError;
+use crate::js::Platform;
 use crate::options::SETTINGS;
-use crate::wasm::json::Platform;
-use crate::wasm::values::object;
 
 // One boundary crossing each, where the web_sys calls would take one per header. Strings
 // that are the same for every request cross as JS strings made once (`&JsValue`).
@@ -49,6 +48,7 @@ extern "C" {
         name: &JsValue,
         value: &JsValue,
         ctx: &JsValue,
+        started: f64,
         on_response: &js_sys::Function,
         on_error: &js_sys::Function,
     ) -> Promise;
@@ -152,7 +152,9 @@ fn handle(proxy: Rc<Proxy>, request: web_sys::Request, ctx: JsValue) -> Result<P
     };
     let connection = headers.get("connection").ok().flatten().unwrap_or_default();
     let dropped = proxy.request_drop.with_connection(&connection);
-    if request.body().is_none() && !proxy.config.debug_log {
+    // No body and a fresh token: no future at all (the debug log line is written on this
+    // path too, by the callbacks).
+    if request.body().is_none() {
         if let Some(bearer) = proxy.engine.fresh_bearer() {
             return Ok(CALLBACKS.with(|callbacks| {
                 forward_fresh(
@@ -162,6 +164,7 @@ fn handle(proxy: Rc<Proxy>, request: web_sys::Request, ctx: JsValue) -> Result<P
                     &proxy.header_name,
                     &bearer.header_value,
                     &ctx,
+                    started,
                     callbacks.on_response.as_ref().unchecked_ref(),
                     callbacks.on_error.as_ref().unchecked_ref(),
                 )
@@ -193,23 +196,47 @@ fn settle(answer: Result<web_sys::Response, JsValue>) -> Promise {
     }
 }
 
-/// `(response, status, Connection header, request, header value, ctx) -> answer`.
-type OnResponse =
-    dyn Fn(web_sys::Response, u16, Option<String>, web_sys::Request, JsValue, JsValue) -> JsValue;
+/// `(response, status, Connection header, request, header value, ctx, started) -> answer`.
+type OnResponse = dyn Fn(
+    web_sys::Response,
+    u16,
+    Option<String>,
+    web_sys::Request,
+    JsValue,
+    JsValue,
+    f64,
+) -> JsValue;
+
+/// `(error, request, started) -> answer`.
+type OnError = dyn Fn(JsValue, web_sys::Request, f64) -> JsValue;
 
 /// The callbacks of the no-future path, made once per isolate.
 struct Callbacks {
     on_response: Closure<OnResponse>,
-    on_error: Closure<dyn Fn(JsValue) -> JsValue>,
+    on_error: Closure<OnError>,
 }
 
 thread_local! {
     static CALLBACKS: Callbacks = Callbacks {
         on_response: Closure::new(on_upstream_response),
-        on_error: Closure::new(|error: JsValue| {
-            settle(origin_unreachable(&error)).into()
-        }),
+        on_error: Closure::new(on_upstream_error),
     };
+}
+
+/// The origin could not be reached with a fresh token: a 502, logged.
+fn on_upstream_error(error: JsValue, request: web_sys::Request, started: f64) -> JsValue {
+    let answer = origin_unreachable(&error);
+    if let (Some(proxy), Ok(answer)) = (PROXY.with(|p| p.borrow().clone()), &answer) {
+        log(
+            &proxy,
+            &request,
+            answer.status(),
+            Some(TokenSource::Cache),
+            started,
+            None,
+        );
+    }
+    settle(answer).into()
 }
 
 /// The origin answered a request sent with a fresh token (`header_value`) with `status` (and
@@ -222,6 +249,7 @@ fn on_upstream_response(
     request: web_sys::Request,
     header_value: JsValue,
     ctx: JsValue,
+    started: f64,
 ) -> JsValue {
     let Some(proxy) = PROXY.with(|p| p.borrow().clone()) else {
         return settle(Err("the proxy is gone".into())).into();
@@ -230,7 +258,11 @@ fn on_upstream_response(
         let connection = connection.as_deref().unwrap_or_default();
         // `then` takes the Response itself; only a fault needs a promise.
         match relay(proxy, &response, connection, &proxy.cache_timing) {
-            Ok(answer) => JsValue::from(answer),
+            Ok(answer) => {
+                let source = Some(TokenSource::Cache);
+                log(proxy, &request, answer.status(), source, started, None);
+                JsValue::from(answer)
+            }
             Err(fault) => settle(Err(fault)).into(),
         }
     };
@@ -246,12 +278,12 @@ fn on_upstream_response(
     future_to_promise(async move {
         let answer = async {
             let headers = request.headers();
-            match admit(&proxy, &request, &headers, 0.0)? {
+            match admit(&proxy, &request, &headers, started)? {
                 Ok(target) => {
                     let connection = headers.get("connection")?.unwrap_or_default();
                     let dropped = proxy.request_drop.with_connection(&connection);
                     let outbound = copy_without(&headers, &dropped)?;
-                    forward(&proxy, &request, &ctx, &target, &outbound, 0.0, true).await
+                    forward(&proxy, &request, &ctx, &target, &outbound, started, true).await
                 }
                 Err(refusal) => Ok(refusal),
             }
@@ -279,11 +311,7 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     let declared = |name: &str| SETTINGS.iter().any(|s| s.name.var == name);
     let var = |name: &str| declared(name).then(|| read_var(env, name)).flatten();
     let config = proxy_config(var, &Platform)?;
-    let engine = Engine::new(
-        config.client.clone(),
-        Fetcher::global()?,
-        Box::new(failure_value),
-    );
+    let engine = Engine::new(config.client.clone(), Fetcher::global()?);
     let proxy = Rc::new(Proxy {
         env: env.clone().into(),
         request_drop: Names::new(request_headers_to_drop(&config, "")),
@@ -295,25 +323,6 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     });
     PROXY.with(|p| p.replace(Some(proxy.clone())));
     Ok(proxy)
-}
-
-/// What a failed token renewal (and a request during its cooldown of `retry_after_ms`)
-/// rejects with: the Worker's answer, ready to send, and the error's whole (cleaned) message
-/// for the debug log.
-fn failure_value(error: &TokenError, retry_after_ms: Option<u64>) -> JsValue {
-    let answer = token_failure(error, retry_after_ms);
-    object(&[
-        ("detail", error.message().into()),
-        ("status", f64::from(answer.status).into()),
-        (
-            "retryAfter",
-            answer
-                .retry_after_seconds
-                .map_or(JsValue::UNDEFINED, |s| (s as f64).into()),
-        ),
-        ("body", answer.body.into()),
-    ])
-    .into()
 }
 
 fn json_response(
@@ -348,49 +357,42 @@ async fn bearer(
     if let Some(bearer) = proxy.engine.fresh_bearer() {
         return Ok(Ok((bearer, true)));
     }
-    let answer = proxy.engine.get(ctx);
-    let max_wait_ms = proxy.config.client.max_wait_ms;
-    let waited = with_deadline(&answer.promise, (max_wait_ms + 250) as f64);
-    // The flight's failure value; a renewal dropped by the platform answers as a timeout.
-    let dropped = || {
-        failure_value(
-            &TokenError::Timeout {
-                timeout_ms: max_wait_ms,
-            },
-            None,
-        )
-    };
-    let failure = match JsFuture::from(waited).await {
-        Ok(info) if !info.is_undefined() => {
-            let text = |name: &str| {
-                Reflect::get(&info, &name.into())
-                    .ok()
-                    .and_then(|v| v.as_string())
-                    .unwrap_or_default()
+    let outcome = match proxy.engine.get(ctx) {
+        Got::Now(outcome) => outcome.map(|bearer| (bearer, true)),
+        Got::Wait(flight) => {
+            let max_wait_ms = proxy.config.client.max_wait_ms;
+            let waited = with_deadline(&flight.promise, (max_wait_ms + 250) as f64);
+            // `true`: the renewal ended; `false`: another waiter abandoned it; undefined: the
+            // deadline passed first, and this waiter abandons it.
+            if JsFuture::from(waited).await.is_ok_and(|v| v.is_undefined()) {
+                proxy.engine.abandon(&flight);
+            }
+            let dropped = || {
+                let error = TokenError::Timeout {
+                    timeout_ms: max_wait_ms,
+                };
+                Err(Rc::new(Failure {
+                    error,
+                    retry_after_ms: None,
+                }))
             };
-            let bearer = Bearer {
-                access_token: text("accessToken"),
-                header_value: text("headerValue").into(),
-            };
-            return Ok(Ok((Rc::new(bearer), answer.from_cache)));
+            match flight.outcome() {
+                Some(outcome) => outcome.map(|bearer| (bearer, false)),
+                None => dropped(),
+            }
         }
-        // The deadline passed first.
-        Ok(_) => {
-            proxy.engine.abandon(&answer.promise);
-            dropped()
-        }
-        Err(failure) if failure.is_object() => failure,
-        // Another waiter abandoned the flight.
-        Err(_) => dropped(),
     };
-    let field = |name: &str| Reflect::get(&failure, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    let status = field("status").as_f64().unwrap_or(502.0) as u16;
-    let retry_after = field("retryAfter").as_f64().map(|s| s.to_string());
-    let body = field("body").as_string().unwrap_or_default();
-    Ok(Err(TokenFailure {
-        answer: json_response(status, retry_after.as_deref(), &body)?,
-        detail: field("detail").as_string().unwrap_or_default(),
-    }))
+    match outcome {
+        Ok(found) => Ok(Ok(found)),
+        Err(failure) => {
+            let answer = token_failure(&failure.error, failure.retry_after_ms);
+            let retry_after = answer.retry_after_seconds.map(|s| s.to_string());
+            Ok(Err(TokenFailure {
+                answer: json_response(answer.status, retry_after.as_deref(), &answer.body)?,
+                detail: failure.error.message(),
+            }))
+        }
+    }
 }
 
 /// Checks the caller's key and the path: the upstream URL, or the (logged) refusal.

@@ -43,15 +43,16 @@ export function sendUpstream(url, method, headers, name, value, body) {
 /**
  * Sends a request that has no body to the origin with a fresh token, with no Rust future in
  * between: the origin's response goes to `onResponse(response, status, connection, request,
- * value, ctx)` (status and Connection header read here, each a crossing fewer), a failure to
- * `onError(error)`.
+ * value, ctx, started)` (status and Connection header read here, each a crossing fewer), a
+ * failure to `onError(error, request, started)`. `started`: when the request came, for the
+ * debug log line.
  */
-export function forwardFresh(url, request, dropped, name, value, ctx, onResponse, onError) {
+export function forwardFresh(url, request, dropped, name, value, ctx, started, onResponse, onError) {
   const headers = copyWithout(request.headers, dropped);
   headers.set(name, value);
   return fetch(url, { method: request.method, headers, redirect: 'manual' }).then(
-    (response) => onResponse(response, response.status, response.headers.get('connection'), request, value, ctx),
-    onError,
+    (response) => onResponse(response, response.status, response.headers.get('connection'), request, value, ctx, started),
+    (error) => onError(error, request, started),
   );
 }
 

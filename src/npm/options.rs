@@ -11,7 +11,7 @@ use crate::error::TokenError;
 use crate::options::{Name, Surface};
 use crate::response::Field;
 
-use super::json::{field_of, own};
+use crate::js::{field_of, own};
 
 /// The flat options object.
 pub struct FlatOptions<'a>(pub &'a JsValue);

@@ -13,10 +13,10 @@ use crate::error::TokenError;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 
-use super::json::Platform;
 use super::options::FlatOptions;
 use super::values::{error_fields, object, optional, token_info};
 use crate::config::ConfigInput;
+use crate::js::Platform;
 
 /// The token client's core, wrapped by the JS `TokenClient`.
 #[wasm_bindgen]
