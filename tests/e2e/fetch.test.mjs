@@ -8,16 +8,16 @@
 // Redirects: a redirect within the request's origin is followed with the token; a redirect to
 // any other origin is NOT followed: the caller gets the 3xx response itself (Location intact)
 // and the other origin receives no request at all.
-// Run: node --test tests/fetch.test.mjs
+// Run: node --test tests/e2e/fetch.test.mjs
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 
-import { TokenClient, TokenError } from '../pkg/node.js';
-import { CLIENTS, DEFAULT_RESOURCE, startAuthServer } from './support/auth-server.mjs';
-import { startFixtureServer } from './support/fixture-server.mjs';
-import { grantLog } from './support/grant-helpers.mjs';
-import { INFOLINK_CLIENT, startInfoLinkServer } from './support/infolink-server.mjs';
-import { startJwtApiServer } from './support/jwt-api-server.mjs';
+import { TokenClient, TokenError } from '../../pkg/node.js';
+import { CLIENTS, DEFAULT_RESOURCE, startAuthServer } from '../support/auth-server.mjs';
+import { startFixtureServer } from '../support/fixture-server.mjs';
+import { grantLog } from '../support/grant-helpers.mjs';
+import { INFOLINK_CLIENT, startInfoLinkServer } from '../support/infolink-server.mjs';
+import { startJwtApiServer } from '../support/jwt-api-server.mjs';
 
 const bearer = (token) => `Bearer ${token}`;
 

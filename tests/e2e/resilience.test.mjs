@@ -1,14 +1,14 @@
 // End-to-end failure handling of the built package (pkg/node.js): unreachable and hanging
 // servers, scripted faults (tests/support/fixture-server.mjs), stale-if-error, AbortSignal,
 // configuration errors and the custom fetch option.
-// Run: node --test tests/resilience.test.mjs
+// Run: node --test tests/e2e/resilience.test.mjs
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
-import { TokenClient, TokenError } from '../pkg/node.js';
-import { closedPortUrl, startHangingServer } from './support/auth-server.mjs';
+import { TokenClient, TokenError } from '../../pkg/node.js';
+import { closedPortUrl, startHangingServer } from '../support/auth-server.mjs';
 import {
   assertNoLeak,
   countingFetch,
@@ -18,8 +18,8 @@ import {
   throwsConfig,
   unsignedJwt,
   waitFor,
-} from './support/e2e-helpers.mjs';
-import { startFixtureServer } from './support/fixture-server.mjs';
+} from '../support/e2e-helpers.mjs';
+import { startFixtureServer } from '../support/fixture-server.mjs';
 
 const SECRET = 'fixture-secret-Hq47Lm';
 const ID = 'fixture-client';
@@ -734,7 +734,7 @@ describe('invalid options → TokenError code config, from the constructor', () 
 });
 
 describe('Retry-After as the package reads it (retryAfterMs in renewal.js)', async () => {
-  const { retryAfterMs } = await import('../pkg/renewal.js');
+  const { retryAfterMs } = await import('../../pkg/renewal.js');
   const RFC_DATE_MS = Date.UTC(1994, 10, 6, 8, 49, 37); // Sun, 06 Nov 1994 08:49:37 GMT
 
   it('delay-seconds, with surrounding spaces and leading zeros', () => {

@@ -6,21 +6,21 @@
 // an answer needs code (a body that trickles in, a 64 MiB chunked body, an IdP that echoes
 // the request). Figures are asserted as counts (requests the servers counted, status codes);
 // times only as generous bounds.
-// Run: node --test tests/fault-matrix.test.mjs
+// Run: node --test tests/e2e/fault-matrix.test.mjs
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 
-import { TokenClient, TokenError } from '../pkg/node.js';
-import { CLIENTS, startAuthServer, startHangingServer } from './support/auth-server.mjs';
+import { TokenClient, TokenError } from '../../pkg/node.js';
+import { CLIENTS, startAuthServer, startHangingServer } from '../support/auth-server.mjs';
 import {
   assertNoLeak, countingFetch, rejectsWith, sleep, throwsConfig, unsignedJwt, waitFor,
-} from './support/e2e-helpers.mjs';
-import { startEchoOrigin } from './support/echo-origin.mjs';
-import { hugeBody, sendJson, slowBody, startFaultServer } from './support/fault-server.mjs';
-import { startFixtureServer } from './support/fixture-server.mjs';
-import { ensureWorkerBuilt, startWorker } from './support/worker-harness.mjs';
+} from '../support/e2e-helpers.mjs';
+import { startEchoOrigin } from '../support/echo-origin.mjs';
+import { hugeBody, sendJson, slowBody, startFaultServer } from '../support/fault-server.mjs';
+import { startFixtureServer } from '../support/fixture-server.mjs';
+import { ensureWorkerBuilt, startWorker } from '../support/worker-harness.mjs';
 
 const ID = 'fm-client';
 const SECRET = 'fm-secret-Vt83Qx';
