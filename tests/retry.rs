@@ -1,6 +1,7 @@
 //! The retry policy: what is retried, how many times, full-jitter backoff bounds and the
 //! `Retry-After` wait (read by the adapters: `retryAfterMs` in `pkg-template/renewal.js` and
-//! the Worker's `http.rs`, tested in `tests/resilience.test.mjs` and `tests/worker.test.mjs`).
+//! the Worker's `http.rs`, tested in `tests/e2e/resilience.test.mjs` and
+//! `tests/e2e/worker.test.mjs`).
 
 use edge_oauth::retry::{retry_delay, BACKOFF_BASE_MS, BACKOFF_CAP_MS, RETRY_AFTER_CAP_MS};
 use edge_oauth::TokenError;

@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 import {
   AUTHLIB_CLIENT, AUTHLIB_SCOPES, AUTHLIB_USER, startAuthlibServer,
-} from './support/authlib-server.mjs';
+} from '../support/authlib-server.mjs';
 import {
   EXPIRED_TOKEN_BODY, INFOLINK_CLIENT, INFOLINK_SPECIAL_USER, INFOLINK_USER, INVALID_GRANT_BODY,
   startInfoLinkServer,
-} from './support/infolink-server.mjs';
+} from '../support/infolink-server.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -262,7 +262,7 @@ describe('InfoLink fixture server', () => {
   });
 
   test('CLI mode prints one JSON line and stops on SIGTERM', async () => {
-    const script = fileURLToPath(new URL('./support/infolink-server.mjs', import.meta.url));
+    const script = fileURLToPath(new URL('../support/infolink-server.mjs', import.meta.url));
     const child = spawn(process.execPath, [script, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       child.stdout.setEncoding('utf8');

@@ -8,16 +8,16 @@
 // password, expired and revoked refresh token (fallback), original grant failing after a
 // refused refresh, network down, timeout, invalid_response (a token in a malformed body),
 // abort, configuration errors, client.fetch recovery and client.fetch failing.
-// Run: node --test tests/secrets.test.mjs
+// Run: node --test tests/e2e/secrets.test.mjs
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 
-import { TokenClient, TokenError } from '../pkg/node.js';
-import { closedPortUrl, startHangingServer } from './support/auth-server.mjs';
-import { startFixtureServer } from './support/fixture-server.mjs';
-import { restartInfoLink, sleepUntil, tapFetch } from './support/grant-helpers.mjs';
-import { startInfoLinkServer } from './support/infolink-server.mjs';
+import { TokenClient, TokenError } from '../../pkg/node.js';
+import { closedPortUrl, startHangingServer } from '../support/auth-server.mjs';
+import { startFixtureServer } from '../support/fixture-server.mjs';
+import { restartInfoLink, sleepUntil, tapFetch } from '../support/grant-helpers.mjs';
+import { startInfoLinkServer } from '../support/infolink-server.mjs';
 
 const CLIENT_ID = 'leak-test-client';
 const CLIENT_SECRET = 'SECRET-client-7f3Kq9Zx';

@@ -1,19 +1,19 @@
 // The Cloudflare Worker proxy (src/worker/) end to end: the built Worker
 // (build/, `bash .ci/build-worker`; rebuilt here when src/ is newer) in workerd through
 // miniflare, against a real oidc-provider and an echo origin on 127.0.0.1.
-// Run: node --test tests/worker.test.mjs
+// Run: node --test tests/e2e/worker.test.mjs
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 
-import { CLIENTS, closedPortUrl, startAuthServer } from './support/auth-server.mjs';
-import { jwtPayload } from './support/e2e-helpers.mjs';
+import { CLIENTS, closedPortUrl, startAuthServer } from '../support/auth-server.mjs';
+import { jwtPayload } from '../support/e2e-helpers.mjs';
 import {
   CHUNK_BYTES, CHUNK_COUNT, REDIRECT_LOCATION, startEchoOrigin,
-} from './support/echo-origin.mjs';
-import { startFixtureServer } from './support/fixture-server.mjs';
-import { ensureWorkerBuilt, startWorker } from './support/worker-harness.mjs';
+} from '../support/echo-origin.mjs';
+import { startFixtureServer } from '../support/fixture-server.mjs';
+import { ensureWorkerBuilt, startWorker } from '../support/worker-harness.mjs';
 
 const KEYS = ['proxy-key-Alpha-4417', 'proxy-key-Bravo-9032'];
 const WRONG_SECRET = 'wrong-secret-Tq55-never-valid';

@@ -8,23 +8,23 @@
 //   - basicAuthEncoding 'rfc6749' and 'raw' against oidc-provider behind a strict front that
 //     decodes Basic credentials one way or the other (auth-server.mjs basicEncoding option).
 // The Authlib server needs `bash tests/support/install-python.sh` first.
-// Run: node --test tests/grants.test.mjs
+// Run: node --test tests/e2e/grants.test.mjs
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { TokenClient, TokenError } from '../pkg/node.js';
-import { startAuthServer } from './support/auth-server.mjs';
+import { TokenClient, TokenError } from '../../pkg/node.js';
+import { startAuthServer } from '../support/auth-server.mjs';
 import {
   AUTHLIB_CLIENT, AUTHLIB_SCOPES, AUTHLIB_USER, startAuthlibServer,
-} from './support/authlib-server.mjs';
-import { startFixtureServer } from './support/fixture-server.mjs';
-import { startHoldingProxy } from './support/holding-proxy.mjs';
+} from '../support/authlib-server.mjs';
+import { startFixtureServer } from '../support/fixture-server.mjs';
+import { startHoldingProxy } from '../support/holding-proxy.mjs';
 import {
   grantLog, rejectsWithCode, restartInfoLink, sleep, sleepUntil, tapFetch,
-} from './support/grant-helpers.mjs';
+} from '../support/grant-helpers.mjs';
 import {
   INFOLINK_CLIENT, INFOLINK_SPECIAL_USER, INFOLINK_USER, INVALID_MESSAGE, startInfoLinkServer,
-} from './support/infolink-server.mjs';
+} from '../support/infolink-server.mjs';
 
 /** TokenClient options for the InfoLink fixture, as InfoLink documents its token endpoint. */
 const infolink = (server, extra = {}) => ({

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const pkg = new URL('../pkg/', import.meta.url);
+const pkg = new URL('../../pkg/', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('package.json', pkg), 'utf8'));
 
 describe('npm package', () => {
@@ -57,6 +57,6 @@ describe('crate', () => {
     }
     const stray = listed.filter((f) => !/^(src\/|Cargo\.(toml|lock)|Cargo\.toml\.orig$|README\.md$|LICENSE-(MIT|APACHE)$|\.cargo_vcs_info\.json$)/.test(f));
     assert.deepEqual(stray, [], 'files beyond the crate itself');
-    assert.match(readFileSync(new URL('../Cargo.toml', import.meta.url), 'utf8'), /^license = "MIT OR Apache-2.0"$/m);
+    assert.match(readFileSync(new URL('../../Cargo.toml', import.meta.url), 'utf8'), /^license = "MIT OR Apache-2.0"$/m);
   });
 });

@@ -1,14 +1,14 @@
 // The browser token tool (www/) in headless Chromium against the real authorization server.
-// Run: node --test tests/www.test.mjs
+// Run: node --test tests/e2e/www.test.mjs
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 
-import { startWwwServer } from '../www/serve.mjs';
-import { API_SCOPES, CLIENTS, closedPortUrl, startAuthServer } from './support/auth-server.mjs';
-import { launchChromium } from './support/chromium.mjs';
-import { jwtPayload } from './support/e2e-helpers.mjs';
+import { startWwwServer } from '../../www/serve.mjs';
+import { API_SCOPES, CLIENTS, closedPortUrl, startAuthServer } from '../support/auth-server.mjs';
+import { launchChromium } from '../support/chromium.mjs';
+import { jwtPayload } from '../support/e2e-helpers.mjs';
 
 const SECRET = CLIENTS.basic.clientSecret;
 const WRONG_SECRET = 'wrong-secret-Qp93xv';

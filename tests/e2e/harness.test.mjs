@@ -1,5 +1,5 @@
 // Self-test of the test servers in tests/support, using plain global fetch.
-// Run: node --test tests/harness.test.mjs
+// Run: node --test tests/e2e/harness.test.mjs
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,8 +15,8 @@ import {
   closedPortUrl,
   startAuthServer,
   startHangingServer,
-} from './support/auth-server.mjs';
-import { startFixtureServer } from './support/fixture-server.mjs';
+} from '../support/auth-server.mjs';
+import { startFixtureServer } from '../support/fixture-server.mjs';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -417,7 +417,7 @@ describe('CLI mode', () => {
   }
 
   it('auth server prints its URLs and stops on SIGTERM', async () => {
-    const { child, info, stderr } = await runCli('./support/auth-server.mjs', ['--port', '0', '--token-path', '/realms/r/protocol/openid-connect/token']);
+    const { child, info, stderr } = await runCli('../support/auth-server.mjs', ['--port', '0', '--token-path', '/realms/r/protocol/openid-connect/token']);
     try {
       assert.match(info.issuer, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.equal(info.tokenUrl, `${info.issuer}/realms/r/protocol/openid-connect/token`);
@@ -430,7 +430,7 @@ describe('CLI mode', () => {
   });
 
   it('fixture server prints its URL and stops on SIGTERM', async () => {
-    const { child, info } = await runCli('./support/fixture-server.mjs', ['--port', '0']);
+    const { child, info } = await runCli('../support/fixture-server.mjs', ['--port', '0']);
     try {
       assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       await fetch(`${info.url}/__script`, { method: 'POST', body: JSON.stringify({ path: '/x', responses: [{ status: 418 }] }) });

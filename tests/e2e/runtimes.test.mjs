@@ -1,6 +1,6 @@
 // The built package in each runtime it ships for: Node (ESM import), Chromium (through an
 // import map, driven by playwright-core) and workerd (through miniflare's programmatic API).
-// Run: node --test tests/runtimes.test.mjs
+// Run: node --test tests/e2e/runtimes.test.mjs
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -11,15 +11,15 @@ import { fileURLToPath } from 'node:url';
 
 import { Miniflare } from 'miniflare';
 
-import { CLIENTS, startAuthServer } from './support/auth-server.mjs';
-import { launchChromium } from './support/chromium.mjs';
-import { jwtPayload } from './support/e2e-helpers.mjs';
+import { CLIENTS, startAuthServer } from '../support/auth-server.mjs';
+import { launchChromium } from '../support/chromium.mjs';
+import { jwtPayload } from '../support/e2e-helpers.mjs';
 
-const PKG_DIR = fileURLToPath(new URL('../pkg/', import.meta.url));
+const PKG_DIR = fileURLToPath(new URL('../../pkg/', import.meta.url));
 
 describe('Node', () => {
   it('imports the ESM entry and its exports', async () => {
-    const mod = await import('../pkg/node.js');
+    const mod = await import('../../pkg/node.js');
     assert.equal(typeof mod.TokenClient, 'function');
     assert.equal(typeof mod.TokenError, 'function');
     assert.ok(Object.create(mod.TokenError.prototype) instanceof Error);

@@ -6,21 +6,21 @@
 // an answer needs code (a body that trickles in, a 64 MiB chunked body, an IdP that echoes
 // the request). Figures are asserted as counts (requests the servers counted, status codes);
 // times only as generous bounds.
-// Run: node --test tests/fault-matrix.test.mjs
+// Run: node --test tests/e2e/fault-matrix.test.mjs
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 
-import { TokenClient, TokenError } from '../pkg/node.js';
-import { CLIENTS, startAuthServer, startHangingServer } from './support/auth-server.mjs';
+import { TokenClient, TokenError } from '../../pkg/node.js';
+import { CLIENTS, startAuthServer, startHangingServer } from '../support/auth-server.mjs';
 import {
   assertNoLeak, countingFetch, rejectsWith, sleep, throwsConfig, unsignedJwt, waitFor,
-} from './support/e2e-helpers.mjs';
-import { startEchoOrigin } from './support/echo-origin.mjs';
-import { hugeBody, sendJson, slowBody, startFaultServer } from './support/fault-server.mjs';
-import { startFixtureServer } from './support/fixture-server.mjs';
-import { ensureWorkerBuilt, startWorker } from './support/worker-harness.mjs';
+} from '../support/e2e-helpers.mjs';
+import { startEchoOrigin } from '../support/echo-origin.mjs';
+import { hugeBody, sendJson, slowBody, startFaultServer } from '../support/fault-server.mjs';
+import { startFixtureServer } from '../support/fixture-server.mjs';
+import { ensureWorkerBuilt, startWorker } from '../support/worker-harness.mjs';
 
 const ID = 'fm-client';
 const SECRET = 'fm-secret-Vt83Qx';
@@ -265,10 +265,9 @@ describe('maxWaitMs / MAX_WAIT_MS: the longest a caller waits', () => {
     const path = '/mw/npm429';
     fx.script(path, { status: 429, headers: { 'retry-after': '30' }, body: { error: 'slow_down' } });
     const client = make(path); // maxWaitMs 10000 and maxRetries 2 by default
-    const started = Date.now();
+    // No 30 s wait: the 5 s signal would end it as 'aborted'. That it rejects with no time
+    // passing at all is shown on a controllable clock (resilience.test.mjs, maxWaitMs).
     const first = await rejectsWith(client.getToken({ signal: AbortSignal.timeout(5000) }), TokenError, 'slow_down', { status: 429 });
-    const took = Date.now() - started;
-    assert.ok(took < 1000, `rejected after ${took} ms`);
     assert.ok(Number.isInteger(first.retryAfter) && first.retryAfter >= 28 && first.retryAfter <= 30, `retryAfter ${first.retryAfter}`);
     assert.equal(fx.count(path), 1, 'no retry: its wait would end past maxWaitMs');
 
@@ -289,10 +288,9 @@ describe('maxWaitMs / MAX_WAIT_MS: the longest a caller waits', () => {
       { status: 503, headers: { 'retry-after': '2' }, body: { error: 'temporarily_unavailable' } },
       { status: 200, body: okBody('mw-never') },
     ]);
-    const started = Date.now();
+    // At once, with no time passing: shown on a controllable clock (resilience.test.mjs).
     const err = await rejectsWith(make('/mw/ra2', { maxWaitMs: 1500 }).getToken({ signal: AbortSignal.timeout(5000) }),
       TokenError, 'temporarily_unavailable', { status: 503 });
-    assert.ok(Date.now() - started < 1000, `rejected after ${Date.now() - started} ms`);
     assert.ok(err.retryAfter >= 1 && err.retryAfter <= 2, `retryAfter ${err.retryAfter}`);
     assert.equal(fx.count('/mw/ra2'), 1);
   });
@@ -304,7 +302,9 @@ describe('maxWaitMs / MAX_WAIT_MS: the longest a caller waits', () => {
       const started = Date.now();
       await rejectsWith(client.getToken({ signal: AbortSignal.timeout(4000) }), TokenError, 'timeout');
       const took = Date.now() - started;
-      assert.ok(took < 3000, `gave up after ${took} ms (timeoutMs is 5000)`);
+      // A real hanging socket: a bound between maxWaitMs and timeoutMs (the exact time is on
+      // a controllable clock in resilience.test.mjs).
+      assert.ok(took < 4500, `gave up after ${took} ms (timeoutMs is 5000)`);
       assert.equal(hanging.connections, 1, 'no retry once maxWaitMs is used up');
     } finally {
       await hanging.close();
@@ -320,7 +320,9 @@ describe('maxWaitMs / MAX_WAIT_MS: the longest a caller waits', () => {
 
     const first = await call(worker, '/mw/echo', { headers: keyHeader(), signal: AbortSignal.timeout(8000) });
     assertErrorJson(first, 503);
-    assert.ok(first.ms < 1000, `answered after ${first.ms} ms`);
+    // workerd is a real process (its clock cannot be mocked): a bound far from both the
+    // answer (milliseconds) and the 30 s wait it must not make.
+    assert.ok(first.ms < 5000, `answered after ${first.ms} ms`);
     const retryAfter = Number(first.headers.get('retry-after'));
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 28 && retryAfter <= 30, `Retry-After: ${first.headers.get('retry-after')}`);
     assert.equal(first.json.code, 'slow_down');
@@ -328,7 +330,7 @@ describe('maxWaitMs / MAX_WAIT_MS: the longest a caller waits', () => {
 
     const second = await call(worker, '/mw/echo', { headers: keyHeader(), signal: AbortSignal.timeout(8000) });
     assertErrorJson(second, 503);
-    assert.ok(second.ms < 1000, `answered after ${second.ms} ms`);
+    assert.ok(second.ms < 5000, `answered after ${second.ms} ms`);
     const left = Number(second.headers.get('retry-after'));
     assert.ok(Number.isInteger(left) && left >= 1 && left <= retryAfter, `Retry-After: ${second.headers.get('retry-after')}`);
     assert.equal(fx.count('/mw/w429'), 1, 'cooling down: no token request');
@@ -341,7 +343,7 @@ describe('maxWaitMs / MAX_WAIT_MS: the longest a caller waits', () => {
     assert.equal(warm.status, 401);
     const answer = await call(worker, '/mw/echo', { headers: keyHeader(), signal: AbortSignal.timeout(8000) });
     assertErrorJson(answer, 503, 'timeout');
-    assert.ok(answer.ms < 3000, `answered after ${answer.ms} ms`);
+    assert.ok(answer.ms < 4500, `answered after ${answer.ms} ms (TIMEOUT_MS is 5000)`);
     assert.match(answer.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
     assert.equal(fx.count('/mw/whang'), 1, 'one attempt: no retry once MAX_WAIT_MS is used up');
   });

@@ -1,12 +1,12 @@
 // End-to-end: the built package (pkg/node.js) against a real authorization server
 // (oidc-provider behind the strict front in tests/support/auth-server.mjs).
-// Run: node --test tests/client.test.mjs
+// Run: node --test tests/e2e/client.test.mjs
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
-import { TokenClient, TokenError } from '../pkg/node.js';
-import { API_SCOPES, CLIENTS, startAuthServer } from './support/auth-server.mjs';
-import { assertNoLeak, jwtPayload, rejectsWith, sleep } from './support/e2e-helpers.mjs';
+import { TokenClient, TokenError } from '../../pkg/node.js';
+import { API_SCOPES, CLIENTS, startAuthServer } from '../support/auth-server.mjs';
+import { assertNoLeak, jwtPayload, rejectsWith, sleep } from '../support/e2e-helpers.mjs';
 
 const creds = (c) => ({ clientId: c.clientId, clientSecret: c.clientSecret });
 

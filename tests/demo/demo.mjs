@@ -1,10 +1,10 @@
 // The demo behind `npm run demo`: a real authorization server (oidc-provider) on 127.0.0.1
 // and the edge-oauth npm package getting, reusing and refreshing tokens, saying what happens.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TokenClient } from '../pkg/node.js';
-import { CLIENTS, startAuthServer } from './support/auth-server.mjs';
-import { startEchoOrigin } from './support/echo-origin.mjs';
-import { startWorker } from './support/worker-harness.mjs';
+import { TokenClient } from '../../pkg/node.js';
+import { CLIENTS, startAuthServer } from '../support/auth-server.mjs';
+import { startEchoOrigin } from '../support/echo-origin.mjs';
+import { startWorker } from '../support/worker-harness.mjs';
 
 const TTL = 6;
 const short = (token) => `${token.slice(0, 12)}…${token.slice(-6)}`;
