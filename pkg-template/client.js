@@ -142,7 +142,7 @@ export class TokenClient {
     const decision = this.#core.lookup(now);
     if (decision & COOLING) return Promise.reject(makeError(this.#core.failure(now)));
     const info = decision & SERVE ? this.#core.info() : undefined;
-    if (decision & START) this.#renewal = new Renewal(this.#core, this.#core.first(), this.#fetch, makeError, info !== undefined);
+    if (decision & START) this.#renewal = new Renewal(this.#core, this.#core.first(now), this.#fetch, makeError, info !== undefined);
     const answer = info ? Promise.resolve(info) : signal ? this.#waitOrAbort(signal) : this.#renewal.promise;
     return answer.then((info) => {
       if (epoch === this.#epoch) {

@@ -1,6 +1,6 @@
 // The caller's options, checked for their types and handed to the wasm core as a flat object
-// keyed by option name (`timeoutMs`, `keycloak.realm`), with `scope` as a list and
-// `extraParams` as a flat `[name, value, ...]` list. The core checks the values (URLs, ranges,
+// keyed by option name (`timeoutMs`, `keycloak.realm`), with `scope` as a list,
+// `extraParams` as a flat `[name, value, ...]` list and flags as 1 or 0. The core checks the values (URLs, ranges,
 // choices). Which options exist and their types come from option-table.js, generated from the
 // settings table in src/options.rs. Type checks live here because the wasm would spend 4 KB on
 // them; every message says what to fix, and none quotes a value.
@@ -20,7 +20,8 @@ const fields = (group) =>
 const CHECKS = {
   text: (value, path, fail) => (typeof value === 'string' ? value : fail(`${path} must be a string`)),
   number: (value, path, fail) => (typeof value === 'number' ? value : fail(`${path} must be a number`)),
-  flag: (value, path, fail) => (typeof value === 'boolean' ? value : fail(`${path} must be true or false`)),
+  // As 1 or 0: the core reads numbers, and a boolean reader would cost the wasm its own import.
+  flag: (value, path, fail) => (typeof value === 'boolean' ? +value : fail(`${path} must be true or false`)),
   function: (value, path, fail) => (typeof value === 'function' ? value : fail(`${path} must be a function`)),
   group: (value, path, fail) => (isObject(value) ? undefined : fail(`${path} must be an object { ${fields(path).join(', ')} }`)),
   scopes: (value, path, fail) => {

@@ -112,7 +112,7 @@ async fn basic_auth_token_then_cache_hit() {
         "a second caller joins the renewal under way"
     );
 
-    let step: JsValue = client.first().into();
+    let step: JsValue = client.first(Date::now()).into();
     let headers = get(&get(&step, "send"), "headers");
     assert!(text(&headers, "Authorization").starts_with("Basic "));
     let info = get(&run(&mut client, step).await, "info");
@@ -139,7 +139,7 @@ async fn post_auth_through_discovery() {
         ("authMethod", "client_secret_post".into()),
     ]);
     client.lookup(Date::now());
-    let step: JsValue = client.first().into();
+    let step: JsValue = client.first(Date::now()).into();
     let send = get(&step, "send");
     assert_eq!(get(&send, "method"), "GET");
     assert!(text(&send, "url").contains("/.well-known/"));
@@ -156,7 +156,7 @@ async fn post_auth_through_discovery() {
 async fn wrong_secret_is_invalid_client_without_the_secret() {
     let mut client = client(&[("clientSecret", "WASM-WRONG-SECRET-77".into())]);
     client.lookup(Date::now());
-    let step = client.first().into();
+    let step = client.first(Date::now()).into();
     let error = get(&run(&mut client, step).await, "error");
     assert_eq!(get(&error, "code"), "invalid_client");
     assert_eq!(get(&error, "status"), 401);
@@ -169,7 +169,7 @@ async fn wrong_secret_is_invalid_client_without_the_secret() {
 fn retry_after_becomes_a_sleep_step_then_the_same_request() {
     let mut client = client(&[("maxRetries", 1.into())]);
     client.lookup(Date::now());
-    let first = get(&client.first(), "send");
+    let first = get(&client.first(Date::now()), "send");
     let busy = r#"{"error":"temporarily_unavailable"}"#;
     let step = client.answer(
         Date::now(),
@@ -199,7 +199,7 @@ fn retry_after_becomes_a_sleep_step_then_the_same_request() {
 fn a_timeout_is_an_error_step() {
     let mut client = client(&[("timeoutMs", 1500.into())]);
     client.lookup(Date::now());
-    client.first();
+    client.first(Date::now());
     let step = client.unanswered(Date::now(), true, "aborted".into(), 0.5);
     let error = get(&step, "error");
     assert_eq!(get(&error, "code"), "timeout");
@@ -210,7 +210,7 @@ fn a_timeout_is_an_error_step() {
 fn the_last_waiter_leaving_cancels_and_the_next_caller_starts_again() {
     let mut client = client(&[]);
     client.lookup(Date::now());
-    client.first();
+    client.first(Date::now());
     assert!(client.leave(), "nobody else waits");
     client.cancel();
     assert_eq!(client.lookup(Date::now()), START);

@@ -47,8 +47,11 @@ pub fn field_of(object: &JsValue, name: &str) -> Field {
     } else if let Some(number) = value.as_f64() {
         Field::Num(number)
     } else if Array::is_array(&value) {
-        let strings: Option<Vec<String>> =
-            Array::from(&value).iter().map(|v| v.as_string()).collect();
+        let strings: Option<Vec<String>> = value
+            .unchecked_ref::<Array>()
+            .iter()
+            .map(|v| v.as_string())
+            .collect();
         strings.map_or(Field::Other, Field::Strings)
     } else {
         Field::Other
@@ -56,7 +59,7 @@ pub fn field_of(object: &JsValue, name: &str) -> Field {
 }
 
 /// The own property `name` of `object`, never one inherited through its prototype.
-pub fn own(object: &JsValue, name: &str) -> Option<JsValue> {
+fn own(object: &JsValue, name: &str) -> Option<JsValue> {
     if !object.is_object() {
         return None;
     }

@@ -6,4 +6,4 @@
 mod json;
 mod url;
 
-pub use json::{field_of, own, Platform};
+pub use json::{field_of, Platform};

@@ -60,11 +60,13 @@ impl CoreClient {
         bits
     }
 
-    /// The first step of the renewal the last lookup started: `{ send }`.
-    pub fn first(&mut self) -> Object {
-        self.first
-            .take()
-            .unwrap_or_else(|| object(&[("error", error_fields(&TokenError::Aborted, None))]))
+    /// The first step of the renewal the last lookup started: `{ send }` (at `now`, what the
+    /// renewal under way sends, should there be no such step).
+    pub fn first(&mut self, now: f64) -> Object {
+        match self.first.take() {
+            Some(first) => first,
+            None => self.resume(now),
+        }
     }
 
     /// The error a caller gets during the cooldown at `now`, with the seconds left.

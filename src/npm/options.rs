@@ -11,7 +11,7 @@ use crate::error::TokenError;
 use crate::options::{Name, Surface};
 use crate::response::Field;
 
-use crate::js::{field_of, own};
+use crate::js::field_of;
 
 /// The flat options object.
 pub struct FlatOptions<'a>(pub &'a JsValue);
@@ -39,8 +39,9 @@ impl Source for FlatOptions<'_> {
         }
     }
 
+    /// A flag arrives as 1 or 0 (`options.js`): the wasm reads no booleans otherwise.
     fn flag(&self, name: Name) -> Result<bool, TokenError> {
-        Ok(own(self.0, name.option).is_some_and(|v| v.as_bool() == Some(true)))
+        Ok(matches!(field_of(self.0, name.option), Field::Num(n) if n == 1.0))
     }
 
     fn list(&self, name: Name) -> Vec<String> {
