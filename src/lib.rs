@@ -8,16 +8,19 @@
 //! ## Design: a sans-IO core with thin adapters
 //!
 //! The protocol logic never performs I/O and never reads a clock; `now` is always an
-//! argument. It builds requests ([`request`]), parses responses ([`response`]), decides
-//! retries ([`retry`]) and moves the cache state machine ([`cache`]); [`driver`] steps one
-//! renewal through discovery, refresh token, original grant and retries, telling its adapter
-//! what to send and how long to sleep. [`driver::Driver::lookup`] answers a caller and, when it
-//! starts a renewal, hands out its first request: adapters never decide when to start. The
-//! Worker's decisions live beside it in `worker`
-//! (`config` from vars, `access` keys, the `upstream` URL, `headers`, failure `answer`s), pure
-//! and tested natively too.
+//! argument. Every setting is declared once in [`options`] (its npm option, Worker var, type,
+//! default, limits and doc), which [`config`] reads and validates through one
+//! [`config::Source`] per adapter. The core builds requests ([`request`]), parses responses
+//! ([`response`]), decides retries ([`retry`]) and moves the cache state machine ([`cache`]);
+//! [`driver`] steps one renewal through discovery, refresh token, original grant and retries,
+//! telling its adapter what to send and how long to sleep. [`driver::Driver::lookup`] answers
+//! a caller and, when it starts a renewal, hands out its first request: adapters never decide
+//! when to start. The Worker's decisions live beside it in `worker` (`config` from vars,
+//! `access` keys, the `upstream` URL, `headers`, failure `answer`s), pure and tested natively
+//! too.
 //!
-//! Two adapters drive the same driver:
+//! In JS runtimes, `js` reads JSON and URLs with the platform's own `JSON.parse` and `URL`
+//! for both adapters. Two adapters drive the same driver:
 //! - the npm package: `npm::CoreClient` (on `wasm32` only) is the core behind a synchronous,
 //!   flat interface, and the hand-written JS in `pkg-template/` does the I/O with the
 //!   platform's `fetch`, `setTimeout` and `AbortController`, shares one promise per renewal
@@ -25,7 +28,8 @@
 //!   `std` feature, this wasm carries no futures executor, no std panic machinery and no
 //!   `core::fmt`: it is small.
 //! - the Cloudflare Worker (`worker` feature, `src/worker/`): steps the driver from Rust with
-//!   futures, and forwards requests with a fresh token without any.
+//!   futures, reads each renewal's outcome in Rust, and forwards requests with a fresh token
+//!   without any.
 //!
 //! Renewal: a token response's `refresh_token` is used for the next renewal and sent at most
 //! once (a rotated one replaces it); when it is refused or may have reached the server
