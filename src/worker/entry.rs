@@ -259,8 +259,11 @@ fn on_upstream_response(
         // `then` takes the Response itself; only a fault needs a promise.
         match relay(proxy, &response, connection, &proxy.cache_timing) {
             Ok(answer) => {
-                let source = Some(TokenSource::Cache);
-                log(proxy, &request, answer.status(), source, started, None);
+                // The hot path: the status crosses the boundary only for the debug log.
+                if proxy.config.debug_log {
+                    let source = Some(TokenSource::Cache);
+                    log(proxy, &request, answer.status(), source, started, None);
+                }
                 JsValue::from(answer)
             }
             Err(fault) => settle(Err(fault)).into(),
