@@ -16,6 +16,27 @@
 //     match; the front then hands oidc-provider the credentials RFC-encoded, as it needs.
 //   extraClients: [{ clientId, clientSecret, authMethod }] more client_credentials clients
 //     (client_secret_basic or client_secret_post), registered and checked like CLIENTS.
+//   accessTokenTtl (s, default 300), refreshTokenTtl (s, default 86400);
+//   Device Authorization Grant (RFC 8628), see "Device flow" below:
+//     deviceCodeTtl (s, default 600): expires_in of the device authorization response; a
+//       poll after it answers expired_token;
+//     deviceInterval (s, default 1; null leaves `interval` out of the response, so RFC 8628
+//       clients fall back to 5 s): oidc-provider sends no `interval`, the front adds it;
+//     enforceInterval (default false): answer slow_down to a device_code poll that arrives
+//       less than its interval (minus intervalToleranceMs, default 50) after the previous
+//       poll of the same device_code, and add 5 s to that code's interval, as RFC 8628
+//       §3.5 describes;
+//     issueRefreshToken: 'always' (default: every device grant to a client with the
+//       refresh_token grant), 'offline_access' (oidc-provider's default: only when that
+//       scope was granted) or 'never';
+//     rotateRefreshTokens (default true): every refresh rotates the refresh token, and a
+//       rotated one presented again revokes the whole grant (all its refresh tokens).
+//
+// Device flow (clients CLIENTS.device, public; CLIENTS.deviceBasic and CLIENTS.devicePost,
+// confidential). The test plays the user with approveDeviceCode(userCode) and
+// denyDeviceCode(userCode); deviceAuthorization(n) gives the n-th device authorization
+// response (user_code included) the server sent; slowDown(n) answers the next n device_code
+// polls with slow_down; devicePolls records every device_code poll with its arrival time.
 //
 // Library use:   const server = await startAuthServer({ port: 0, tokenPath: '/token' });
 // CLI use:       node tests/support/auth-server.mjs --port 9999 [--token-path P]
@@ -77,7 +98,27 @@ export const CLIENTS = Object.freeze({
     clientSecret: undefined,
     authMethod: 'none',
   }),
+  // Confidential clients for the device authorization grant, one per authentication method.
+  deviceBasic: Object.freeze({
+    clientId: 'device-basic-client',
+    clientSecret: 'device-basic-secret-Hw42',
+    authMethod: 'client_secret_basic',
+  }),
+  devicePost: Object.freeze({
+    clientId: 'device-post-client',
+    clientSecret: 'device-post-secret-Jr93',
+    authMethod: 'client_secret_post',
+  }),
 });
+
+export const DEFAULT_REFRESH_TOKEN_TTL = 86400;
+export const DEFAULT_DEVICE_CODE_TTL = 600;
+export const DEFAULT_DEVICE_INTERVAL = 1;
+export const DEVICE_AUTHORIZATION_PATH = '/device/auth';
+const REFRESH_TOKEN_MODES = ['always', 'offline_access', 'never'];
+// An expired device code stays stored this long, so that a poll gets expired_token rather
+// than invalid_grant "device code not found".
+const EXPIRED_DEVICE_CODE_KEPT_MS = 10 * 60 * 1000;
 
 
 function clientMetadata(extraClients = []) {
@@ -126,6 +167,15 @@ function clientMetadata(extraClients = []) {
       redirect_uris: [],
       scope: `openid offline_access ${API_SCOPES}`,
     },
+    ...[CLIENTS.deviceBasic, CLIENTS.devicePost].map((c) => ({
+      client_id: c.clientId,
+      client_secret: c.clientSecret,
+      token_endpoint_auth_method: c.authMethod,
+      grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+      scope: `openid offline_access ${API_SCOPES}`,
+    })),
   ];
 }
 
@@ -171,9 +221,10 @@ function createMemoryAdapter() {
     }
 
     async upsert(id, payload, expiresIn) {
+      const kept = this.model === 'DeviceCode' ? EXPIRED_DEVICE_CODE_KEPT_MS : 0;
       records.set(this.key(id), {
         payload: structuredClone(payload),
-        expiresAt: typeof expiresIn === 'number' ? now() + expiresIn * 1000 : undefined,
+        expiresAt: typeof expiresIn === 'number' ? now() + expiresIn * 1000 + kept : undefined,
       });
     }
 
@@ -332,10 +383,36 @@ export async function startAuthServer(options = {}) {
     ...extraClients.map((c) => [c.clientId, c.authMethod]),
   ]);
 
-  let accessTokenTtl = DEFAULT_ACCESS_TOKEN_TTL;
+  const positiveInteger = (name, value) => {
+    if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer of seconds`);
+    return value;
+  };
+  const intervalValue = (value) => {
+    if (value !== null) positiveInteger('deviceInterval', value);
+    return value;
+  };
+  const refreshMode = (value) => {
+    if (!REFRESH_TOKEN_MODES.includes(value)) throw new TypeError(`issueRefreshToken must be one of ${REFRESH_TOKEN_MODES.join(', ')}`);
+    return value;
+  };
+  let accessTokenTtl = positiveInteger('accessTokenTtl', options.accessTokenTtl ?? DEFAULT_ACCESS_TOKEN_TTL);
+  let refreshTokenTtl = positiveInteger('refreshTokenTtl', options.refreshTokenTtl ?? DEFAULT_REFRESH_TOKEN_TTL);
+  let deviceCodeTtl = positiveInteger('deviceCodeTtl', options.deviceCodeTtl ?? DEFAULT_DEVICE_CODE_TTL);
+  let deviceInterval = intervalValue(options.deviceInterval === undefined ? DEFAULT_DEVICE_INTERVAL : options.deviceInterval);
+  let enforceInterval = Boolean(options.enforceInterval);
+  const intervalToleranceMs = options.intervalToleranceMs ?? 50;
+  let issueRefreshTokenMode = refreshMode(options.issueRefreshToken ?? 'always');
+  let rotateRefreshTokens = options.rotateRefreshTokens ?? true;
+  let slowDownRemaining = 0;
   let delayMs = 0;
-  const counts = { tokenRequests: 0, discoveryRequests: 0 };
+  const counts = { tokenRequests: 0, discoveryRequests: 0, deviceAuthorizationRequests: 0 };
   const requests = [];
+  // Device flow records: every device_code poll, every device authorization response, and
+  // per device_code the enforced interval and the last poll (enforceInterval).
+  const devicePolls = [];
+  const deviceAuthorizations = [];
+  const deviceAuthorizationWaiters = new Set();
+  const pollState = new Map(); // device_code -> { lastAt, interval }
   const serverErrors = [];
   const pendingTimers = new Set();
 
@@ -352,6 +429,14 @@ export async function startAuthServer(options = {}) {
     // The front server already answers CORS for every origin.
     clientBasedCORS: () => true,
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+    issueRefreshToken: async (_ctx, client, code) => {
+      if (!client.grantTypeAllowed('refresh_token')) return false;
+      if (issueRefreshTokenMode === 'always') return true;
+      return issueRefreshTokenMode === 'offline_access' && code.scopes.has('offline_access');
+    },
+    // oidc-provider's default rotates on every use only for public clients (confidential
+    // ones after 70% of the refresh token's lifetime).
+    rotateRefreshToken: () => rotateRefreshTokens,
     renderError: async (ctx, out) => {
       htmlPage(ctx, 'error', `<pre>${escapeHtml(JSON.stringify(out))}</pre>`);
     },
@@ -385,11 +470,11 @@ export async function startAuthServer(options = {}) {
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
-      DeviceCode: 600,
+      DeviceCode: () => deviceCodeTtl,
       Grant: 3600,
       IdToken: 3600,
       Interaction: 3600,
-      RefreshToken: 86400,
+      RefreshToken: () => refreshTokenTtl,
       Session: 3600,
     },
   });
@@ -397,12 +482,40 @@ export async function startAuthServer(options = {}) {
     serverErrors.push(err);
     if (process.env.AUTH_SERVER_DEBUG) console.error('auth-server server_error:', err);
   });
+  // The device authorization response gets `interval` (oidc-provider sends none) and is
+  // recorded; every token response's `error` is copied into the front's request record.
+  provider.use(async (ctx, next) => {
+    await next();
+    const entry = ctx.req.edgeOauthEntry;
+    if (entry && ctx.body && typeof ctx.body === 'object' && typeof ctx.body.error === 'string') {
+      entry.error = ctx.body.error;
+    }
+    if (ctx.method === 'POST' && ctx.path === DEVICE_AUTHORIZATION_PATH && ctx.status === 200
+        && ctx.body && typeof ctx.body.device_code === 'string') {
+      if (deviceInterval !== null) ctx.body.interval = deviceInterval;
+      const record = {
+        at: Date.now(),
+        clientId: ctx.oidc?.client?.clientId,
+        scope: ctx.oidc?.params?.scope ?? undefined,
+        deviceCode: ctx.body.device_code,
+        userCode: ctx.body.user_code,
+        expiresIn: ctx.body.expires_in,
+        interval: ctx.body.interval,
+        response: { ...ctx.body },
+      };
+      deviceAuthorizations.push(record);
+      for (const waiter of deviceAuthorizationWaiters) waiter();
+    }
+  });
   const providerCallback = provider.callback();
 
   const wait = sleeper(pendingTimers);
+  const pollsOf = (deviceCode) => (deviceCode === undefined
+    ? [...devicePolls] : devicePolls.filter((p) => p.deviceCode === deviceCode));
 
   async function handleTokenRequest(req, res) {
-    const entry = { method: 'POST', path: new URL(req.url, issuer).pathname };
+    const at = Date.now();
+    const entry = { method: 'POST', path: new URL(req.url, issuer).pathname, at };
     requests.push(entry);
     const body = await readBody(req);
     const form = new URLSearchParams(body.toString('utf8'));
@@ -416,6 +529,10 @@ export async function startAuthServer(options = {}) {
       authMethod,
       scope: form.get('scope') ?? undefined,
     });
+    if (entry.grantType === DEVICE_CODE_GRANT) {
+      entry.deviceCode = form.get('device_code') ?? undefined;
+      devicePolls.push(entry);
+    }
 
     if (delayMs > 0) await wait(delayMs);
     if (res.destroyed || req.socket.destroyed) return;
@@ -438,6 +555,37 @@ export async function startAuthServer(options = {}) {
       return invalidClient('client is registered for token_endpoint_auth_method none, but credentials were sent');
     }
 
+    if (entry.grantType === DEVICE_CODE_GRANT) {
+      const slowDown = (description) => {
+        entry.status = 400;
+        entry.error = 'slow_down';
+        entry.slowDown = true;
+        sendJson(res, 400, { error: 'slow_down', error_description: description });
+      };
+      let state;
+      if (entry.deviceCode !== undefined) {
+        state = pollState.get(entry.deviceCode);
+        if (state === undefined) {
+          const issued = deviceAuthorizations.find((d) => d.deviceCode === entry.deviceCode);
+          state = { lastAt: undefined, interval: issued?.interval ?? 5 };
+          pollState.set(entry.deviceCode, state);
+        }
+      }
+      const previousAt = state?.lastAt;
+      if (state) state.lastAt = at;
+      if (slowDownRemaining > 0) {
+        slowDownRemaining -= 1;
+        if (state) state.interval += 5;
+        return slowDown('injected by the test');
+      }
+      if (enforceInterval && state && previousAt !== undefined
+          && at - previousAt < state.interval * 1000 - intervalToleranceMs) {
+        const gap = at - previousAt;
+        state.interval += 5;
+        return slowDown(`polled ${gap} ms after the previous poll; the interval is now ${state.interval} s`);
+      }
+    }
+
     res.once('finish', () => { entry.status = res.statusCode; });
     if (basicEncoding === 'raw' && basic !== undefined) {
       // oidc-provider url-decodes Basic credentials: give it the raw ones in that form.
@@ -448,10 +596,10 @@ export async function startAuthServer(options = {}) {
         rawHeaders.push(req.rawHeaders[i], isAuth ? headers.authorization : req.rawHeaders[i + 1]);
       }
       const replay = replayRequest(req, body);
-      Object.assign(replay, { headers, rawHeaders });
+      Object.assign(replay, { headers, rawHeaders, edgeOauthEntry: entry });
       return providerCallback(replay, res);
     }
-    return providerCallback(replayRequest(req, body), res);
+    return providerCallback(Object.assign(replayRequest(req, body), { edgeOauthEntry: entry }), res);
   }
 
   front.on('request', (req, res) => {
@@ -459,6 +607,7 @@ export async function startAuthServer(options = {}) {
     const isTokenPost = req.method === 'POST' && path === tokenPath;
     if (isTokenPost) counts.tokenRequests += 1;
     if (req.method === 'GET' && path === '/.well-known/openid-configuration') counts.discoveryRequests += 1;
+    if (req.method === 'POST' && path === DEVICE_AUTHORIZATION_PATH) counts.deviceAuthorizationRequests += 1;
 
     addCors(res);
     if (req.method === 'OPTIONS') {
@@ -485,24 +634,104 @@ export async function startAuthServer(options = {}) {
     basicEncoding,
     tokenUrl: `${issuer}${tokenPath}`,
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
-    deviceAuthorizationUrl: `${issuer}/device/auth`,
+    deviceAuthorizationUrl: `${issuer}${DEVICE_AUTHORIZATION_PATH}`,
+    verificationUrl: `${issuer}/device`,
     revocationUrl: `${issuer}/token/revocation`,
     jwksUrl: `${issuer}/jwks`,
     provider,
     requests,
     serverErrors,
+    devicePolls,
+    deviceAuthorizations,
     get tokenRequests() { return counts.tokenRequests; },
     get discoveryRequests() { return counts.discoveryRequests; },
+    get deviceAuthorizationRequests() { return counts.deviceAuthorizationRequests; },
     get accessTokenTtl() { return accessTokenTtl; },
+    get refreshTokenTtl() { return refreshTokenTtl; },
+    get deviceCodeTtl() { return deviceCodeTtl; },
+    get deviceInterval() { return deviceInterval; },
+    get enforceInterval() { return enforceInterval; },
+    get issueRefreshToken() { return issueRefreshTokenMode; },
+    get rotateRefreshTokens() { return rotateRefreshTokens; },
+    get slowDownRemaining() { return slowDownRemaining; },
     get delayMs() { return delayMs; },
+    /** Clears the counters, `requests`, `devicePolls` and `deviceAuthorizations`. */
     resetCounts() {
       counts.tokenRequests = 0;
       counts.discoveryRequests = 0;
+      counts.deviceAuthorizationRequests = 0;
       requests.length = 0;
+      devicePolls.length = 0;
+      deviceAuthorizations.length = 0;
+      pollState.clear();
     },
     setAccessTokenTtl(seconds) {
-      if (!Number.isInteger(seconds) || seconds <= 0) throw new TypeError('TTL must be a positive integer of seconds');
-      accessTokenTtl = seconds;
+      accessTokenTtl = positiveInteger('TTL', seconds);
+    },
+    /** Refresh tokens issued from now on live this long. */
+    setRefreshTokenTtl(seconds) {
+      refreshTokenTtl = positiveInteger('refreshTokenTtl', seconds);
+    },
+    /** Device codes issued from now on expire after this long (expires_in). */
+    setDeviceCodeTtl(seconds) {
+      deviceCodeTtl = positiveInteger('deviceCodeTtl', seconds);
+    },
+    /** `interval` of device authorization responses from now on; null leaves it out. */
+    setDeviceInterval(seconds) {
+      deviceInterval = intervalValue(seconds);
+    },
+    setEnforceInterval(on) {
+      enforceInterval = Boolean(on);
+    },
+    /** 'always' | 'offline_access' | 'never' (see the options at the top). */
+    setIssueRefreshToken(mode) {
+      issueRefreshTokenMode = refreshMode(mode);
+    },
+    setRotateRefreshTokens(on) {
+      rotateRefreshTokens = Boolean(on);
+    },
+    /**
+     * Answer the next `count` device_code polls (any device code, any client that passed
+     * the front's client authentication check) with 400 {"error":"slow_down"}, without
+     * passing them to oidc-provider. Replaces the count still pending.
+     */
+    slowDown(count = 1) {
+      if (!Number.isInteger(count) || count < 0) throw new TypeError('slowDown count must be an integer >= 0');
+      slowDownRemaining = count;
+    },
+    /**
+     * The device_code polls (token requests with grant_type device_code), in arrival order;
+     * the same objects as in `requests`: { at (Date.now() on arrival), deviceCode, clientId,
+     * authMethod, status, error ('authorization_pending', 'slow_down', ...), slowDown
+     * (true when the front answered slow_down itself) }.
+     * @param {string} [deviceCode] only the polls of this device code
+     */
+    pollsOf,
+    /** Milliseconds between consecutive polls (of `deviceCode`, or all). */
+    pollGaps(deviceCode) {
+      const polls = pollsOf(deviceCode);
+      return polls.slice(1).map((p, i) => p.at - polls[i].at);
+    },
+    /**
+     * The n-th (0-based, since start or resetCounts) device authorization the server
+     * answered: { at, clientId, scope, deviceCode, userCode, expiresIn, interval, response }.
+     * Waits for it up to timeoutMs (rejects after).
+     */
+    async deviceAuthorization(n = 0, { timeoutMs = 10_000 } = {}) {
+      if (deviceAuthorizations[n]) return deviceAuthorizations[n];
+      return new Promise((resolve, reject) => {
+        const waiter = () => {
+          if (!deviceAuthorizations[n]) return;
+          clearTimeout(timer);
+          deviceAuthorizationWaiters.delete(waiter);
+          resolve(deviceAuthorizations[n]);
+        };
+        const timer = setTimeout(() => {
+          deviceAuthorizationWaiters.delete(waiter);
+          reject(new Error(`no device authorization #${n} within ${timeoutMs} ms (${deviceAuthorizations.length} so far)`));
+        }, timeoutMs);
+        deviceAuthorizationWaiters.add(waiter);
+      });
     },
     setDelay(ms) {
       if (!(ms >= 0)) throw new TypeError('delay must be >= 0 ms');
@@ -512,11 +741,13 @@ export async function startAuthServer(options = {}) {
      * Approve a pending device authorization (what the user would do on /device).
      * @param {string} userCode as shown to the user (dashes and case are ignored)
      * @param {{accountId?: string, scope?: string}} [opts] scope defaults to the one requested
+     * @returns {Promise<{grantId: string, accountId: string, scope: string}>}
      */
     async approveDeviceCode(userCode, { accountId = 'test-user', scope } = {}) {
       const normalized = userCode.toUpperCase().replace(/\W/g, '');
       const code = await provider.DeviceCode.findByUserCode(normalized);
-      if (!code) throw new Error(`no pending device code for user code ${userCode}`);
+      if (!code || code.isExpired) throw new Error(`no pending device code for user code ${userCode}`);
+      if (code.accountId || code.error) throw new Error(`device code of user code ${userCode} was already approved or denied`);
       const requested = new Set((scope ?? code.params?.scope ?? API_SCOPES).split(' ').filter(Boolean));
       const apiScopes = API_SCOPES.split(' ').filter((s) => requested.has(s));
       const oidcScopes = ['openid', 'offline_access'].filter((s) => requested.has(s));
@@ -532,14 +763,14 @@ export async function startAuthServer(options = {}) {
         resource: DEFAULT_RESOURCE,
       });
       await code.save();
-      return { grantId };
+      return { grantId, accountId, scope: code.scope };
     },
     /** Deny a pending device authorization (the token endpoint then answers access_denied). */
-    async denyDeviceCode(userCode) {
+    async denyDeviceCode(userCode, { errorDescription = 'End-User denied the request' } = {}) {
       const normalized = userCode.toUpperCase().replace(/\W/g, '');
       const code = await provider.DeviceCode.findByUserCode(normalized);
-      if (!code) throw new Error(`no pending device code for user code ${userCode}`);
-      Object.assign(code, { error: 'access_denied', errorDescription: 'End-User denied the request' });
+      if (!code || code.isExpired) throw new Error(`no pending device code for user code ${userCode}`);
+      Object.assign(code, { error: 'access_denied', errorDescription });
       await code.save();
     },
     close: closer(front, pendingTimers),
@@ -594,5 +825,6 @@ await runCli(import.meta.url, {
     tokenUrl: server.tokenUrl,
     url: server.url,
     discoveryUrl: server.discoveryUrl,
+    deviceAuthorizationUrl: server.deviceAuthorizationUrl,
   }),
 });
