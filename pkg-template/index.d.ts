@@ -9,8 +9,10 @@ export interface CommonOptions {
   authMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
   /** `rfc6749` form-urlencodes id and secret before base64 (RFC 6749 §2.3.1); `raw` does not, as many servers expect (golang/oauth2#414). Default `rfc6749`. */
   basicAuthEncoding?: 'rfc6749' | 'raw';
-  /** The grant for the first token and when a refresh token is refused: client credentials (RFC 6749 §4.4) or the resource owner's password (§4.3; username and password are redacted like the secret). Default `{ type: 'client_credentials' }`. */
-  grant?: { type: 'client_credentials' } | { type: 'password'; username: string; password: string };
+  /** The grant for the first token and when a refresh token is refused: client credentials (RFC 6749 §4.4), the resource owner's password (§4.3; username and password are redacted like the secret), or a user's approval on another device (RFC 8628: `startDeviceAuthorization()`; it is never replayed silently). Default `{ type: 'client_credentials' }`. */
+  grant?: { type: 'client_credentials' } | { type: 'password'; username: string; password: string } | { type: 'device_code' };
+  /** The device authorization endpoint (RFC 8628), when neither discovery nor `keycloak` gives it. */
+  deviceAuthorizationUrl?: string;
   /** Scopes, sent space-separated. */
   scope?: string | string[];
   /** Extra form parameters for the token request, e.g. `{ audience: '…' }`. */

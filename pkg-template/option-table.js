@@ -16,6 +16,7 @@ export const OPTIONS = {
   'grant.type': 'text',
   'grant.username': 'text',
   'grant.password': 'text',
+  deviceAuthorizationUrl: 'text',
   scope: 'scopes',
   extraParams: 'params',
   headerName: 'text',

@@ -57,6 +57,9 @@ pub enum GrantConfig {
         /// The resource owner's password.
         password: Password,
     },
+    /// The device authorization grant (RFC 8628): a user approves on another device. Its
+    /// token is renewed through the refresh token only; without one, a user must sign in again.
+    DeviceCode,
 }
 
 /// How `client_secret_basic` encodes the id and secret before base64.
@@ -93,6 +96,8 @@ pub struct ConfigInput {
     pub scope: Vec<String>,
     /// Extra form parameters (audience, resource, ...).
     pub extra_params: Vec<(String, String)>,
+    /// The device authorization endpoint (RFC 8628).
+    pub device_authorization_url: Option<String>,
     /// The request header that carries the token.
     pub header_name: Option<String>,
     /// Seconds before expiry when a background refresh starts.
@@ -164,6 +169,7 @@ impl ConfigInput {
                     password: Password::new(required(name!(GRANT_PASSWORD))?),
                 }
             }
+            Some("device_code") => GrantConfig::DeviceCode,
             _ => GrantConfig::ClientCredentials,
         };
         let extra_params = source
@@ -185,6 +191,7 @@ impl ConfigInput {
             grant,
             scope: source.list(name!(SCOPE)),
             extra_params,
+            device_authorization_url: source.text(name!(DEVICE_AUTHORIZATION_URL)),
             header_name: source.text(name!(HEADER_NAME)),
             refresh_ahead_seconds: source.number(name!(REFRESH_AHEAD_SECONDS)),
             expiry_margin_seconds: source.number(name!(EXPIRY_MARGIN_SECONDS)),
@@ -217,6 +224,9 @@ pub struct Config {
     pub scope: Option<String>,
     /// Extra form parameters.
     pub extra_params: Vec<(String, String)>,
+    /// The device authorization endpoint, when configured or derived (Keycloak); else
+    /// discovery gives it.
+    pub device_authorization_url: Option<String>,
     /// The request header that carries the token.
     pub header_name: String,
     /// Timing rules for the cache.
@@ -298,6 +308,8 @@ impl ConfigInput {
         let insecure = self.allow_insecure_http;
         // Every check borrows, so that an error drops `self` in one piece; building the
         // configuration at the end cannot fail.
+        // Keycloak's endpoints share one base: `{baseUrl}/realms/{realm}/protocol/openid-connect`.
+        let mut keycloak_base = None;
         let endpoint = match (&self.token_url, &self.issuer, &self.keycloak) {
             (Some(url), None, None) => {
                 check_endpoint_url(names, name!(TOKEN_URL), url, insecure, urls)?;
@@ -312,15 +324,15 @@ impl ConfigInput {
                 if realm.is_empty() {
                     return problem(name!(KEYCLOAK_REALM), " must not be empty");
                 }
-                Endpoint::TokenUrl(
-                    [
-                        base.trim_end_matches('/'),
-                        "/realms/",
-                        &crate::request::percent_encode(realm, false),
-                        "/protocol/openid-connect/token",
-                    ]
-                    .concat(),
-                )
+                let realm = crate::request::percent_encode(realm, false);
+                let base = [
+                    base.trim_end_matches('/'),
+                    "/realms/",
+                    &realm,
+                    "/protocol/openid-connect",
+                ];
+                let base = keycloak_base.insert(base.concat());
+                Endpoint::TokenUrl([base, "/token"].concat())
             }
             // The Worker says this in its own words before it gets here.
             _ => {
@@ -333,6 +345,22 @@ impl ConfigInput {
 
         if self.client_id.as_deref().map_or(true, str::is_empty) {
             return problem(name!(CLIENT_ID), " is required");
+        }
+
+        if let Some(url) = &self.device_authorization_url {
+            check_endpoint_url(names, name!(DEVICE_AUTHORIZATION_URL), url, insecure, urls)?;
+        }
+        let device_authorization_url = self
+            .device_authorization_url
+            .clone()
+            .or_else(|| keycloak_base.map(|base| [&base, "/auth/device"].concat()));
+        let device = matches!(self.grant, GrantConfig::DeviceCode);
+        if device && device_authorization_url.is_none() && matches!(endpoint, Endpoint::TokenUrl(_))
+        {
+            return problem(
+                name!(DEVICE_AUTHORIZATION_URL),
+                " is required for grant.type 'device_code' with tokenUrl (issuer and keycloak give it themselves)",
+            );
         }
 
         let method = choice(
@@ -420,6 +448,7 @@ impl ConfigInput {
             grant: self.grant,
             scope: (!self.scope.is_empty()).then(|| self.scope.join(" ")),
             extra_params: self.extra_params,
+            device_authorization_url,
             header_name: self
                 .header_name
                 .unwrap_or_else(|| const { HEADER_NAME.default }.into()),

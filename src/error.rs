@@ -56,6 +56,11 @@ pub enum TokenError {
     /// An API refused a token that had itself replaced a refused one (RFC 6750
     /// `invalid_token`): the client cools down before it asks for another.
     TokenRefused,
+    /// The device grant has no token and no refresh token left: only a user can sign in
+    /// again, with a new device authorization. Nothing was sent.
+    AuthorizationRequired,
+    /// The device code expired before the user approved (RFC 8628 `expired_token`).
+    DeviceCodeExpired,
 }
 
 impl TokenError {
@@ -69,6 +74,8 @@ impl TokenError {
             Self::Timeout { .. } => "timeout",
             Self::Aborted => "aborted",
             Self::TokenRefused => "invalid_token",
+            Self::AuthorizationRequired => "authorization_required",
+            Self::DeviceCodeExpired => "expired_token",
         }
     }
 
@@ -113,7 +120,11 @@ impl TokenError {
             Self::Server { status, .. } | Self::InvalidResponse { status, .. } => {
                 matches!(status, 408 | 429 | 500..=599)
             }
-            Self::Config { .. } | Self::Aborted | Self::TokenRefused => false,
+            Self::Config { .. }
+            | Self::Aborted
+            | Self::TokenRefused
+            | Self::AuthorizationRequired
+            | Self::DeviceCodeExpired => false,
         }
     }
 
@@ -159,6 +170,12 @@ impl TokenError {
             Self::Aborted => "the caller aborted the wait for a token".into(),
             Self::TokenRefused => {
                 "the API refused a new token as it did the one before: no new token until the cooldown ends".into()
+            }
+            Self::AuthorizationRequired => {
+                "no token and no refresh token: a user must sign in (startDeviceAuthorization)".into()
+            }
+            Self::DeviceCodeExpired => {
+                "the device code expired before the user approved: start a new device authorization".into()
             }
         }
     }

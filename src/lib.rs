@@ -92,6 +92,7 @@ mod no_std_wasm;
 
 pub mod cache;
 pub mod config;
+pub mod device;
 pub mod driver;
 pub mod error;
 pub mod options;

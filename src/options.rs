@@ -298,17 +298,17 @@ pub const BASIC_AUTH_ENCODING: Setting = with_default(
 pub const GRANT: Setting = with_default(
     "grant",
     "",
-    Kind::Group("{ type: 'client_credentials' } | { type: 'password'; username: string; password: string }"),
+    Kind::Group("{ type: 'client_credentials' } | { type: 'password'; username: string; password: string } | { type: 'device_code' }"),
     "{ type: 'client_credentials' }",
-    "the grant for the first token and when a refresh token is refused: client credentials (RFC 6749 §4.4) or the resource owner's password (§4.3; username and password are redacted like the secret)",
+    "the grant for the first token and when a refresh token is refused: client credentials (RFC 6749 §4.4), the resource owner's password (§4.3; username and password are redacted like the secret), or a user's approval on another device (RFC 8628: `startDeviceAuthorization()`; it is never replayed silently)",
 );
 /// `grant.type`.
 pub const GRANT_TYPE: Setting = with_default(
     "grant.type",
     "",
     Kind::Choice(
-        &["client_credentials", "password"],
-        "'client_credentials' (the default) or 'password'",
+        &["client_credentials", "password", "device_code"],
+        "'client_credentials' (the default), 'password' or 'device_code'",
     ),
     "client_credentials",
     "the grant",
@@ -328,6 +328,12 @@ pub const GRANT_PASSWORD: Setting = with_default(
     Kind::Secret,
     "",
     "the resource owner's password (password grant)",
+);
+/// `deviceAuthorizationUrl`.
+pub const DEVICE_AUTHORIZATION_URL: Setting = text(
+    "deviceAuthorizationUrl",
+    "",
+    "the device authorization endpoint (RFC 8628), when neither discovery nor `keycloak` gives it",
 );
 /// `scope` / `SCOPE`.
 pub const SCOPE: Setting = with_default(
@@ -474,7 +480,7 @@ pub const LOG_LEVEL: Setting = text(
 );
 
 /// Every setting, in the order the docs list them.
-pub const SETTINGS: [&Setting; 29] = [
+pub const SETTINGS: [&Setting; 30] = [
     &ORIGIN_URL,
     &TOKEN_URL,
     &ISSUER,
@@ -489,6 +495,7 @@ pub const SETTINGS: [&Setting; 29] = [
     &GRANT_TYPE,
     &GRANT_USERNAME,
     &GRANT_PASSWORD,
+    &DEVICE_AUTHORIZATION_URL,
     &SCOPE,
     &EXTRA_PARAMS,
     &HEADER_NAME,

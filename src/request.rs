@@ -5,7 +5,7 @@ use alloc::{borrow::ToOwned, string::String, vec, vec::Vec};
 use core::fmt;
 
 use crate::config::{AuthMethod, BasicAuthEncoding, Config, GrantConfig};
-use crate::secret::{Password, RefreshToken, Username};
+use crate::secret::{DeviceCode, Password, RefreshToken, Username};
 
 /// An HTTP request for an adapter to send.
 #[derive(Clone)]
@@ -47,14 +47,23 @@ pub enum Grant<'a> {
     },
     /// `grant_type=refresh_token` (RFC 6749 §6).
     RefreshToken(&'a RefreshToken),
+    /// The device code grant's poll (RFC 8628 §3.4).
+    DeviceCode(&'a DeviceCode),
 }
 
+/// RFC 8628 §3.4's `grant_type`.
+pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 impl<'a> Grant<'a> {
-    /// The grant the configuration names, used for the first token and as the fallback.
-    pub fn original(config: &'a Config) -> Self {
+    /// The grant the configuration names, used for the first token and as the fallback;
+    /// `None` for the device grant, which only a user can start.
+    pub fn original(config: &'a Config) -> Option<Self> {
         match &config.grant {
-            GrantConfig::ClientCredentials => Self::ClientCredentials,
-            GrantConfig::Password { username, password } => Self::Password { username, password },
+            GrantConfig::ClientCredentials => Some(Self::ClientCredentials),
+            GrantConfig::Password { username, password } => {
+                Some(Self::Password { username, password })
+            }
+            GrantConfig::DeviceCode => None,
         }
     }
 }
@@ -79,14 +88,47 @@ pub fn token_request(
             form.push("grant_type", "refresh_token");
             form.push("refresh_token", token.expose());
         }
+        Grant::DeviceCode(code) => {
+            form.push("grant_type", DEVICE_CODE_GRANT_TYPE);
+            form.push("device_code", code.expose());
+        }
     }
-    if let (Some(scope), false) = (&config.scope, matches!(grant, Grant::RefreshToken(_))) {
+    // A refresh keeps the scope granted; a device poll asked for it when it started.
+    let scoped = matches!(grant, Grant::ClientCredentials | Grant::Password { .. });
+    if let (Some(scope), true) = (&config.scope, scoped) {
         form.push("scope", scope);
     }
     for (name, value) in &config.extra_params {
         form.push(name, value);
     }
+    authenticated_post(config, token_url, auth, form)
+}
 
+/// The device authorization request (RFC 8628 §3.1): the client, and the scope asked for
+/// (`scope`, else the configured one), with the client authentication of the token endpoint.
+pub fn device_authorization_request(
+    config: &Config,
+    url: &str,
+    auth: AuthMethod,
+    scope: Option<&str>,
+) -> HttpRequest {
+    let mut form = FormBody::default();
+    if let Some(scope) = scope.or(config.scope.as_deref()) {
+        form.push("scope", scope);
+    }
+    for (name, value) in &config.extra_params {
+        form.push(name, value);
+    }
+    authenticated_post(config, url, auth, form)
+}
+
+/// A form POST to `url` with the client authentication of RFC 6749 §2.3.1.
+fn authenticated_post(
+    config: &Config,
+    url: &str,
+    auth: AuthMethod,
+    mut form: FormBody,
+) -> HttpRequest {
     let mut headers = vec![
         (
             "Content-Type",
@@ -120,7 +162,7 @@ pub fn token_request(
 
     HttpRequest {
         method: "POST",
-        url: token_url.to_owned(),
+        url: url.to_owned(),
         headers,
         body: Some(form.0),
     }

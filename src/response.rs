@@ -107,6 +107,9 @@ pub struct Metadata {
     pub token_endpoint: String,
     /// `token_endpoint_auth_methods_supported`, empty when absent.
     pub auth_methods: Vec<String>,
+    /// `device_authorization_endpoint` (RFC 8628 §4), when given and it passes the same URL
+    /// rules as the token endpoint.
+    pub device_authorization_endpoint: Option<String>,
 }
 
 impl Metadata {
@@ -133,7 +136,10 @@ fn invalid(response: &HttpResponse, reason: &str) -> TokenError {
 
 /// Parses the body as a JSON object and turns an OAuth error (§5.2, also on a 200) or a
 /// non-success status into the matching error.
-fn parse_json_body<J: Json>(json: &J, response: &HttpResponse) -> Result<J::Object, TokenError> {
+pub(crate) fn parse_json_body<J: Json>(
+    json: &J,
+    response: &HttpResponse,
+) -> Result<J::Object, TokenError> {
     // 3xx, or 0 for a browser's opaque redirect: credentials are never sent on.
     if response.status == 0 || (300..400).contains(&response.status) {
         return Err(invalid(
@@ -414,8 +420,17 @@ pub fn parse_metadata<P: Json + UrlParser>(
         Field::Strings(methods) => methods,
         _ => Vec::new(),
     };
+    let device_authorization_endpoint = match object.field("device_authorization_endpoint") {
+        Field::Str(url)
+            if endpoint_url_problem(names, &url, allow_insecure_http, platform).is_none() =>
+        {
+            Some(url)
+        }
+        _ => None,
+    };
     Ok(Metadata {
         token_endpoint,
         auth_methods,
+        device_authorization_endpoint,
     })
 }

@@ -53,3 +53,7 @@ secret_type!(
     /// A resource owner's password (password grant).
     Password
 );
+secret_type!(
+    /// A device code (RFC 8628): whoever holds it gets the user's token once they approve.
+    DeviceCode
+);

@@ -78,7 +78,7 @@ fn password_grant_with_basic_auth() {
         &config,
         TOKEN_URL,
         AuthMethod::ClientSecretBasic,
-        Grant::original(&config),
+        Grant::original(&config).unwrap(),
     );
     assert_eq!(request.method, "POST");
     assert_eq!(request.url, TOKEN_URL);
@@ -98,7 +98,7 @@ fn password_grant_with_post_auth() {
         &config,
         TOKEN_URL,
         AuthMethod::ClientSecretPost,
-        Grant::original(&config),
+        Grant::original(&config).unwrap(),
     );
     assert_eq!(request.headers, headers_without_auth());
     assert_eq!(
@@ -117,7 +117,7 @@ fn password_grant_for_a_public_client() {
         &config,
         TOKEN_URL,
         AuthMethod::None,
-        Grant::original(&config),
+        Grant::original(&config).unwrap(),
     );
     assert_eq!(request.headers, headers_without_auth());
     assert_eq!(
@@ -139,7 +139,7 @@ fn password_grant_keeps_extra_params_after_the_scope() {
         &config,
         TOKEN_URL,
         AuthMethod::ClientSecretBasic,
-        Grant::original(&config),
+        Grant::original(&config).unwrap(),
     );
     assert_eq!(
         request.body,
@@ -158,7 +158,7 @@ fn the_raw_username_and_password_never_go_on_the_wire_unencoded() {
         AuthMethod::ClientSecretPost,
         AuthMethod::None,
     ] {
-        let request = token_request(&config, TOKEN_URL, auth, Grant::original(&config));
+        let request = token_request(&config, TOKEN_URL, auth, Grant::original(&config).unwrap());
         let body = request.body.unwrap();
         assert!(!body.contains(USERNAME), "{auth:?}: {body}");
         assert!(!body.contains(PASSWORD), "{auth:?}: {body}");
@@ -258,12 +258,15 @@ fn refresh_grant_without_scope_or_extra_params() {
 #[test]
 fn original_grant_is_client_credentials_by_default() {
     let config = common::config();
-    assert!(matches!(Grant::original(&config), Grant::ClientCredentials));
+    assert!(matches!(
+        Grant::original(&config),
+        Some(Grant::ClientCredentials)
+    ));
     let request = token_request(
         &config,
         TOKEN_URL,
         AuthMethod::ClientSecretBasic,
-        Grant::original(&config),
+        Grant::original(&config).unwrap(),
     );
     assert_eq!(
         request.body.as_deref(),
@@ -281,7 +284,7 @@ fn original_grant_borrows_the_configured_credentials() {
     else {
         panic!("the password grant survives validation: {:?}", config.grant);
     };
-    match Grant::original(&config) {
+    match Grant::original(&config).unwrap() {
         Grant::Password { username, password } => {
             assert_eq!(username.expose(), USERNAME);
             assert_eq!(password.expose(), PASSWORD);
@@ -298,7 +301,7 @@ fn original_grant_borrows_the_configured_credentials() {
 fn next_request(cache: &TokenCache, config: &Config) -> HttpRequest {
     let grant = cache
         .refresh_token()
-        .map_or(Grant::original(config), Grant::RefreshToken);
+        .map_or(Grant::original(config).unwrap(), Grant::RefreshToken);
     token_request(config, TOKEN_URL, AuthMethod::ClientSecretBasic, grant)
 }
 
@@ -424,7 +427,7 @@ fn the_nested_infolink_error_also_falls_back() {
     assert!(cache.refresh_failed(&error, sent));
     assert!(cache.refresh_token().is_none());
     assert!(matches!(
-        Grant::original(&common::config()),
+        Grant::original(&common::config()).unwrap(),
         Grant::ClientCredentials
     ));
 }

@@ -738,6 +738,7 @@ fn apiture_discovery_document() {
         Metadata {
             token_endpoint: "https://auth.apiture.example/oauth2/token".into(),
             auth_methods: vec!["client_secret_basic".into(), "client_secret_post".into()],
+            device_authorization_endpoint: None,
         }
     );
     assert_eq!(
@@ -778,6 +779,7 @@ fn default_auth_method_is_post_only_when_basic_is_not_listed() {
     let basic_only = Metadata {
         token_endpoint: "https://a.test/token".into(),
         auth_methods: vec!["client_secret_basic".into()],
+        device_authorization_endpoint: None,
     };
     assert_eq!(
         basic_only.default_auth_method(),
@@ -786,6 +788,7 @@ fn default_auth_method_is_post_only_when_basic_is_not_listed() {
     let jwt_only = Metadata {
         token_endpoint: "https://a.test/token".into(),
         auth_methods: vec!["private_key_jwt".into()],
+        device_authorization_endpoint: None,
     };
     assert_eq!(
         jwt_only.default_auth_method(),

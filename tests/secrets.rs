@@ -500,7 +500,7 @@ fn config_with_a_password_grant_debug() {
 #[test]
 fn grant_debug() {
     let config = password_input().validate(&SerdeJson).unwrap();
-    let password = Grant::original(&config);
+    let password = Grant::original(&config).unwrap();
     assert_eq!(
         format!("{password:?}"),
         "Password { username: Username([redacted]), password: Password([redacted]) }"
@@ -524,7 +524,10 @@ fn password_and_refresh_request_debug() {
         AuthMethod::ClientSecretPost,
         AuthMethod::None,
     ] {
-        for grant in [Grant::original(&config), Grant::RefreshToken(&refresh)] {
+        for grant in [
+            Grant::original(&config).unwrap(),
+            Grant::RefreshToken(&refresh),
+        ] {
             let request = token_request(&config, TOKEN_URL, auth, grant);
             // The body does carry them: the scan below is not vacuous.
             let body = request.body.as_deref().unwrap();

@@ -15,7 +15,7 @@ use crate::config::{AuthMethod, Config, Endpoint, GrantConfig, UrlParser};
 use crate::error::TokenError;
 use crate::request::{base64_encode, percent_encode};
 use crate::request::{discovery_request, discovery_urls, token_request, Grant, HttpRequest};
-use crate::response::{parse_metadata, parse_token_response, HttpResponse, Json, Token};
+use crate::response::{parse_metadata, parse_token_response, HttpResponse, Json, Metadata, Token};
 use crate::retry::retry_delay;
 use crate::secret::RefreshToken;
 use alloc::string::String;
@@ -83,13 +83,21 @@ struct Renewal {
     deadline: u64,
 }
 
+mod device;
+
+pub use device::DeviceStep;
+
 /// Configuration, cache, endpoint and the renewal under way.
 pub struct Driver {
     config: Config,
     cache: TokenCache,
     /// The token endpoint and auth method, once known (discovery runs at most once).
     endpoint: Option<(String, AuthMethod)>,
+    /// The device authorization endpoint, once known (configured, or discovered).
+    device_endpoint: Option<String>,
     renewal: Option<Renewal>,
+    /// The device flow under way, if any (`driver/device.rs`).
+    device: Option<device::DeviceFlow>,
 }
 
 impl Driver {
@@ -104,9 +112,11 @@ impl Driver {
         };
         Self {
             cache: TokenCache::new(config.timing),
+            device_endpoint: config.device_authorization_url.clone(),
             config,
             endpoint,
             renewal: None,
+            device: None,
         }
     }
 
@@ -148,6 +158,25 @@ impl Driver {
         };
         if start {
             self.start(now);
+            if self.renewal.is_none() {
+                // Nothing can be sent without a user (a device grant with no refresh token):
+                // the renewal ends at once, having sent nothing.
+                let _ = self
+                    .cache
+                    .complete(now, Err(TokenError::AuthorizationRequired), 0.5);
+                return match (fresh_until, self.cache.token(), self.cache.last_error()) {
+                    (Some(fresh_until), Some(token), _) => Decision::Serve {
+                        token,
+                        fresh_until,
+                        refresh: None,
+                    },
+                    (_, _, Some(error)) => Decision::CoolingDown {
+                        error,
+                        retry_after_ms: self.cache.cooldown_left(now).unwrap_or(1),
+                    },
+                    _ => Decision::Wait { first: None },
+                };
+            }
         }
         let first = match (start, &self.renewal) {
             (true, Some(renewal)) => Some(&renewal.request),
@@ -191,6 +220,9 @@ impl Driver {
 
     /// Starts the renewal the cache asked for.
     fn start(&mut self, now: u64) {
+        if Grant::original(&self.config).is_none() && self.cache.refresh_token().is_none() {
+            return;
+        }
         let deadline = now.saturating_add(self.config.max_wait_ms);
         match (&self.endpoint, &self.config.endpoint) {
             (Some(_), _) => self.endpoint_known(now, deadline),
@@ -236,13 +268,12 @@ impl Driver {
             let insecure = self.config.allow_insecure_http;
             return match parse_metadata(platform, response, issuer, insecure, self.config.names) {
                 Ok(metadata) => {
-                    let auth = self
-                        .config
-                        .auth_method
-                        .unwrap_or_else(|| metadata.default_auth_method());
-                    self.endpoint = Some((metadata.token_endpoint, auth));
+                    self.discovered(metadata);
                     self.endpoint_known(now, renewal.deadline);
-                    self.send_step()
+                    match self.renewal {
+                        Some(_) => self.send_step(),
+                        None => self.finish(now, Err(TokenError::AuthorizationRequired), random),
+                    }
                 }
                 Err(error) => self.failed(now, renewal, error, random),
             };
@@ -296,13 +327,32 @@ impl Driver {
                 let request = self.token_request(Grant::RefreshToken(&refresh_token));
                 self.begin(now, deadline, Phase::Refresh { refresh_token }, request)
             }
-            None => self.original_grant(now, deadline),
+            None => {
+                self.original_grant(now, deadline);
+            }
         }
     }
 
-    fn original_grant(&mut self, now: u64, deadline: u64) {
-        let request = self.token_request(Grant::original(&self.config));
-        self.begin(now, deadline, Phase::Grant, request)
+    /// Begins the configured grant; false when it cannot run without a user (device code).
+    fn original_grant(&mut self, now: u64, deadline: u64) -> bool {
+        let Some(grant) = Grant::original(&self.config) else {
+            return false;
+        };
+        let request = self.token_request(grant);
+        self.begin(now, deadline, Phase::Grant, request);
+        true
+    }
+
+    /// Discovery answered: the token endpoint, its auth method and the device endpoint.
+    fn discovered(&mut self, metadata: Metadata) {
+        let auth = self
+            .config
+            .auth_method
+            .unwrap_or_else(|| metadata.default_auth_method());
+        self.endpoint = Some((metadata.token_endpoint, auth));
+        if self.device_endpoint.is_none() {
+            self.device_endpoint = metadata.device_authorization_endpoint;
+        }
     }
 
     fn token_request(&self, grant: Grant<'_>) -> HttpRequest {
@@ -342,7 +392,9 @@ impl Driver {
 
     /// Every secret the client holds, clear and form- or URL-encoded: what a server's error
     /// text must not carry on (an IdP that echoes its request would send them back).
-    fn secrets(&self, renewal: &Renewal) -> Vec<String> {
+    /// `held`: a secret the request under way carries besides those (a refresh token taken
+    /// from the cache, or a device code).
+    fn secrets(&self, held: Option<&str>) -> Vec<String> {
         let mut clear: Vec<&str> = Vec::new();
         // The Basic credentials as sent (both encodings): an echoed header decodes to them.
         let mut basic: Vec<String> = Vec::new();
@@ -365,9 +417,7 @@ impl Driver {
         if let GrantConfig::Password { username, password } = &self.config.grant {
             clear.extend([username.expose(), password.expose()]);
         }
-        if let Phase::Refresh { refresh_token } = &renewal.phase {
-            clear.push(refresh_token.expose());
-        }
+        clear.extend(held);
         if let Some(token) = self.cache.refresh_token() {
             clear.push(token.expose());
         }
@@ -386,7 +436,11 @@ impl Driver {
         error: TokenError,
         random: f64,
     ) -> Step<'_> {
-        let error = error.cleaned(&self.secrets(&renewal));
+        let held = match &renewal.phase {
+            Phase::Refresh { refresh_token } => Some(refresh_token.expose()),
+            _ => None,
+        };
+        let error = error.cleaned(&self.secrets(held));
         let unanswered = matches!(error, TokenError::Network(_) | TokenError::Timeout { .. });
         // A refresh that may have reached the server is never sent again.
         let may_retry = !(unanswered && matches!(renewal.phase, Phase::Refresh { .. }));
@@ -410,9 +464,12 @@ impl Driver {
                 self.send_step()
             }
             Phase::Refresh { refresh_token } => {
-                if self.cache.refresh_failed(&error, refresh_token) && time_left {
-                    self.original_grant(now, deadline);
+                let spent = self.cache.refresh_failed(&error, refresh_token);
+                if spent && time_left && self.original_grant(now, deadline) {
                     self.send_step()
+                } else if spent && Grant::original(&self.config).is_none() {
+                    // Only a user can replace a spent device grant.
+                    self.finish(now, Err(TokenError::AuthorizationRequired), random)
                 } else {
                     self.finish(now, Err(error), random)
                 }
