@@ -6,6 +6,7 @@
 import { CoreClient } from './edge_oauth.js';
 import { flatOptions } from './options.js';
 import { authorizedFetch } from './authorized-fetch.js';
+import { DeviceAuthorization, runDevice } from './device.js';
 import { Renewal } from './renewal.js';
 
 /** Every failure: `code` is the OAuth `error` as sent, or the client's own code. */
@@ -54,6 +55,8 @@ export class TokenClient {
   #fetch;
   /** What the authorized fetch needs of the client. */
   #session;
+  /** What the device flow needs of the client. */
+  #device;
 
   constructor(options) {
     const { flat, fetch } = flatOptions(options, configError);
@@ -64,6 +67,7 @@ export class TokenClient {
     }
     this.#headerName = this.#core.headerName;
     this.#fetch = (input, init) => fetch(input, init); // called unbound, as browsers require
+    this.#device = { core: this.#core, fetch: this.#fetch, makeError, abortError: () => this.#abortError() };
     this.#session = {
       headerName: this.#headerName,
       fetch: this.#fetch,
@@ -104,6 +108,28 @@ export class TokenClient {
    */
   fetch(input, init) {
     return authorizedFetch(this.#session, input, init);
+  }
+
+  /**
+   * Starts a device authorization (RFC 8628): resolves with what to show the user, whose
+   * `waitForToken()` polls until they approve. The token then serves `getToken()` and the
+   * rest, renewed through its refresh token.
+   */
+  startDeviceAuthorization(options) {
+    let scope = option(options, 'scope') ?? undefined;
+    if (Array.isArray(scope)) scope = scope.join(' ');
+    if (scope !== undefined && typeof scope !== 'string') {
+      return Promise.reject(makeError({ code: 'config', message: 'invalid configuration: scope must be a string or an array of strings', retryable: false }));
+    }
+    const device = this.#device;
+    const wait = (waitOptions) =>
+      runDevice(device, () => this.#core.resume(Date.now(), true), option(waitOptions, 'signal'), (step) => {
+        if (!step.info) return undefined;
+        this.#forget(); // the next getToken() asks the core, which holds the new token
+        return step.info.accessToken;
+      });
+    return runDevice(device, () => this.#core.deviceStart(Date.now(), scope), option(options, 'signal'), (step) =>
+      step.authorized ? new DeviceAuthorization(step.authorized, wait) : undefined);
   }
 
   invalidate() {

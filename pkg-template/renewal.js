@@ -51,6 +51,33 @@ export const retryAfterMs = (value, now) => {
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 };
 
+/**
+ * Sends `request` (a core `send` step) with the platform's fetch and reads its answer, all
+ * within `timeoutMs`; `controller` aborts it. Resolves with `{ now, status, contentType,
+ * wait, text }`, or `{ timedOut, message }` when no answer came.
+ */
+export async function exchange(fetch, { url, method, headers, body }, timeoutMs, controller) {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  try {
+    // Redirects are not followed: a redirected POST would carry the credentials elsewhere, a
+    // redirected discovery would trust another origin (the core refuses the 3xx). The
+    // timeout covers reading the body. workerd knows only "follow" and "manual".
+    const response = await fetch(url, { method, headers, body, redirect: 'manual', signal: controller.signal });
+    const text = await readCapped(response, MAX_BODY_BYTES);
+    const now = Date.now();
+    const wait = retryAfterMs(response.headers.get('retry-after'), now);
+    return { now, status: response.status, contentType: response.headers.get('content-type') ?? '', wait, text };
+  } catch (error) {
+    return { timedOut, message: networkMessage(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class Renewal {
   #core;
   #fetch;
@@ -101,7 +128,7 @@ export class Renewal {
     clearTimeout(this.#watchdog);
     this.#cancelled = true;
     this.#controller?.abort();
-    this.#core.cancel();
+    this.#core.cancel(false);
   }
 
   /** Notes whether `step` ends the renewal, the moment the core says so. */
@@ -122,35 +149,20 @@ export class Renewal {
 
   async #sleep(ms) {
     await new Promise((resolve) => setTimeout(resolve, ms));
-    return this.#cancelled ? {} : this.#record(this.#core.resume(Date.now()));
+    return this.#cancelled ? {} : this.#record(this.#core.resume(Date.now(), false));
   }
 
-  async #send({ url, method, headers, body }) {
+  async #send(request) {
     const controller = new AbortController();
     this.#controller = controller;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.#core.attemptTimeoutMs(Date.now()));
-    let response;
-    let text;
-    try {
-      // Redirects are not followed: a redirected POST would carry the credentials elsewhere, a
-      // redirected discovery would trust another origin (the core refuses the 3xx). The
-      // timeout covers reading the body. workerd knows only "follow" and "manual".
-      response = await this.#fetch(url, { method, headers, body, redirect: 'manual', signal: controller.signal });
-      text = await readCapped(response, MAX_BODY_BYTES);
-    } catch (error) {
-      if (this.#cancelled) return {};
-      return this.#record(this.#core.unanswered(Date.now(), timedOut, networkMessage(error), Math.random()));
-    } finally {
-      clearTimeout(timer);
-      this.#controller = null;
-    }
+    const answer = await exchange(this.#fetch, request, this.#core.attemptTimeoutMs(Date.now()), controller);
+    this.#controller = null;
     if (this.#cancelled) return {};
-    const now = Date.now();
-    const wait = retryAfterMs(response.headers.get('retry-after'), now);
-    return this.#record(this.#core.answer(now, response.status, response.headers.get('content-type') ?? '', wait, text, Math.random()));
+    const core = this.#core;
+    return this.#record(
+      answer.message === undefined
+        ? core.answer(answer.now, answer.status, answer.contentType, answer.wait, answer.text, Math.random(), false)
+        : core.unanswered(Date.now(), answer.timedOut, answer.message, Math.random(), false),
+    );
   }
 }

@@ -239,7 +239,11 @@ fn polling_rules() {
 fn polling_stops_when_the_device_code_expires() {
     let mut p = polling(5_000);
     assert_eq!(p.wait(T0), Ok(5_000));
-    assert_eq!(p.wait(T0 + 599_999), Ok(0), "a poll 1 ms before the expiry goes");
+    assert_eq!(
+        p.wait(T0 + 599_999),
+        Ok(0),
+        "a poll 1 ms before the expiry goes"
+    );
     assert_eq!(p.wait(T0 + 600_000).unwrap_err().code(), "expired_token");
     // A poll whose next turn would come after the expiry is not made.
     match p.failed(T0 + 597_000, server("authorization_pending")) {

@@ -91,6 +91,7 @@ async fn run(client: &mut CoreClient, mut step: JsValue) -> JsValue {
                     .map(|s| s * 1000.0),
                 body.as_string(),
                 0.5,
+                false,
             )
             .into();
     }
@@ -178,9 +179,10 @@ fn retry_after_becomes_a_sleep_step_then_the_same_request() {
         Some(2000.0),
         Some(busy.into()),
         0.5,
+        false,
     );
     assert_eq!(get(&step, "sleep"), 2000);
-    let again = get(&client.resume(Date::now()), "send");
+    let again = get(&client.resume(Date::now(), false), "send");
     assert_eq!(get(&again, "body"), get(&first, "body"));
     let step = client.answer(
         Date::now(),
@@ -189,6 +191,7 @@ fn retry_after_becomes_a_sleep_step_then_the_same_request() {
         None,
         Some(busy.into()),
         0.5,
+        false,
     );
     let error = get(&step, "error");
     assert_eq!(get(&error, "code"), "temporarily_unavailable");
@@ -200,7 +203,7 @@ fn a_timeout_is_an_error_step() {
     let mut client = client(&[("timeoutMs", 1500.into())]);
     client.lookup(Date::now());
     client.first(Date::now());
-    let step = client.unanswered(Date::now(), true, "aborted".into(), 0.5);
+    let step = client.unanswered(Date::now(), true, "aborted".into(), 0.5, false);
     let error = get(&step, "error");
     assert_eq!(get(&error, "code"), "timeout");
     assert!(text(&error, "message").contains("1500 ms"));
@@ -212,7 +215,7 @@ fn the_last_waiter_leaving_cancels_and_the_next_caller_starts_again() {
     client.lookup(Date::now());
     client.first(Date::now());
     assert!(client.leave(), "nobody else waits");
-    client.cancel();
+    client.cancel(false);
     assert_eq!(client.lookup(Date::now()), START);
     assert_eq!(get(&client.abort_error(), "code"), "aborted");
 }

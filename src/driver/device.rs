@@ -4,6 +4,7 @@
 //! be renewed through its refresh token) or the flow ends with an error. Its errors are the
 //! caller's own: they start no cooldown for `getToken()`.
 
+use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 

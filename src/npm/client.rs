@@ -8,7 +8,7 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 use crate::cache::{Outcome, Refusal};
-use crate::driver::{Decision, Driver, Step};
+use crate::driver::{Decision, DeviceStep, Driver, Step};
 use crate::error::TokenError;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
@@ -65,7 +65,7 @@ impl CoreClient {
     pub fn first(&mut self, now: f64) -> Object {
         match self.first.take() {
             Some(first) => first,
-            None => self.resume(now),
+            None => self.resume(now, false),
         }
     }
 
@@ -88,9 +88,11 @@ impl CoreClient {
         }
     }
 
-    /// The response to the last `send` step; the next step. `retry_after_ms`: the wait its
+    /// The response to the last `send` step of the renewal, or of the device flow when
+    /// `device`; the next step of that sequence. `retry_after_ms`: the wait its
     /// `Retry-After` asked for (`retryAfterMs` in `renewal.js`). `body` is undefined when it
     /// was left unread because its `Content-Length` was over the limit.
+    #[allow(clippy::too_many_arguments)]
     pub fn answer(
         &mut self,
         now: f64,
@@ -99,6 +101,7 @@ impl CoreClient {
         retry_after_ms: Option<f64>,
         body: Option<String>,
         random: f64,
+        device: bool,
     ) -> Object {
         let response = HttpResponse {
             status,
@@ -107,20 +110,26 @@ impl CoreClient {
             retry_after_ms: retry_after_ms.map(|ms| ms as u64),
             body: body.as_deref(),
         };
-        step(
-            self.driver
-                .on_response(now as u64, &response, &Platform, random),
-        )
+        let now = now as u64;
+        if device {
+            return device_step(
+                self.driver
+                    .device_response(now, &response, &Platform, random),
+            );
+        }
+        step(self.driver.on_response(now, &response, &Platform, random))
     }
 
-    /// The last `send` step got no response: it timed out, or failed with `message` (which
-    /// names hosts and system errors, never request contents); the next step.
+    /// The last `send` step (of the device flow when `device`) got no response: it timed
+    /// out, or failed with `message` (which names hosts and system errors, never request
+    /// contents); the next step.
     pub fn unanswered(
         &mut self,
         now: f64,
         timed_out: bool,
         message: String,
         random: f64,
+        device: bool,
     ) -> Object {
         let error = if timed_out {
             TokenError::Timeout {
@@ -129,11 +138,19 @@ impl CoreClient {
         } else {
             TokenError::Network(message)
         };
-        step(self.driver.on_unanswered(now as u64, error, random))
+        let now = now as u64;
+        if device {
+            return device_step(self.driver.device_unanswered(now, error));
+        }
+        step(self.driver.on_unanswered(now, error, random))
     }
 
-    /// The `sleep` step is over; the next step.
-    pub fn resume(&mut self, now: f64) -> Object {
+    /// The `sleep` step (or the device flow's `authorized` step, when `device`) is over; the
+    /// next step.
+    pub fn resume(&mut self, now: f64, device: bool) -> Object {
+        if device {
+            return device_step(self.driver.device_next(now as u64));
+        }
         step(self.driver.resume(now as u64))
     }
 
@@ -143,10 +160,21 @@ impl CoreClient {
         self.driver.leave()
     }
 
-    /// Drops the renewal under way (see `Driver::cancel`).
-    pub fn cancel(&mut self) {
+    /// Drops the renewal under way (see `Driver::cancel`), or the device flow when `device`.
+    pub fn cancel(&mut self, device: bool) {
+        if device {
+            return self.driver.device_cancel();
+        }
         self.first = None;
         self.driver.cancel();
+    }
+
+    /// Starts a device authorization at `now` for `scope` (else the configured one); the
+    /// first device step: `{ send }`. The device flow's steps then go through `answer`,
+    /// `unanswered`, `resume` and `cancel` with `device` set.
+    #[wasm_bindgen(js_name = deviceStart)]
+    pub fn device_start(&mut self, now: f64, scope: Option<String>) -> Object {
+        device_step(self.driver.device_start(now as u64, scope.as_deref()))
     }
 
     /// The error an aborted wait rejects with.
@@ -214,6 +242,36 @@ impl CoreClient {
 }
 
 /// `{ send: { url, method, headers, body } }`, `{ sleep: ms }`, `{ info }` or `{ error }`.
+/// A device step: `{ send }`, `{ sleep }`, `{ authorized: { userCode, verificationUri,
+/// verificationUriComplete?, expiresAt, interval } }` (interval in seconds), `{ info }` or
+/// `{ error }`. The device code stays in here.
+fn device_step(step: DeviceStep<'_>) -> Object {
+    match step {
+        DeviceStep::Send(request) => send_step(&request),
+        DeviceStep::Sleep(ms) => self::step(Step::Sleep(ms)),
+        DeviceStep::Authorized(authorization) => {
+            let fields = object(&[
+                ("userCode", authorization.user_code.as_str().into()),
+                (
+                    "verificationUri",
+                    authorization.verification_uri.as_str().into(),
+                ),
+                (
+                    "verificationUriComplete",
+                    optional(authorization.verification_uri_complete.as_deref()),
+                ),
+                ("expiresAt", (authorization.expires_at_ms as f64).into()),
+                (
+                    "interval",
+                    ((authorization.interval_ms / 1000) as f64).into(),
+                ),
+            ]);
+            object(&[("authorized", fields.into())])
+        }
+        DeviceStep::Done(outcome) => self::step(Step::Done(outcome)),
+    }
+}
+
 /// `{ send: { url, method, headers, body } }`.
 fn send_step(request: &HttpRequest) -> Object {
     let headers: Vec<(&str, JsValue)> = request

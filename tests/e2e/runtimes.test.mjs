@@ -241,6 +241,7 @@ describe('workerd (miniflare)', () => {
         { type: 'ESModule', path: join(PKG_DIR, 'client.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'authorized-fetch.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'options.js') },
+        { type: 'ESModule', path: join(PKG_DIR, 'device.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'option-table.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'renewal.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'edge_oauth.js') },
