@@ -111,6 +111,12 @@ export type TokenErrorCode =
   | 'invalid_scope'
   /** An API refused a token that had replaced a refused one: no new token until the cooldown ends. */
   | 'invalid_token'
+  /** The device grant has no token and no refresh token: a user must sign in (`startDeviceAuthorization`). */
+  | 'authorization_required'
+  /** RFC 8628: the user denied the device authorization. */
+  | 'access_denied'
+  /** RFC 8628: the device code expired before the user approved. */
+  | 'expired_token'
   | (string & {});
 
 export declare class TokenError extends Error {
@@ -131,6 +137,26 @@ export declare class TokenError extends Error {
   readonly retryAfter: number | undefined;
 }
 
+/** A device authorization (RFC 8628): what to show the user, and the wait for their approval. */
+export interface DeviceAuthorization {
+  /** The code the user enters. */
+  readonly userCode: string;
+  /** Where the user enters it. */
+  readonly verificationUri: string;
+  /** The same with the code filled in, when the server gives one (for a link or a QR code). */
+  readonly verificationUriComplete?: string;
+  /** When the code expires, in ms since the epoch. */
+  readonly expiresAt: number;
+  /** The server's poll interval, in seconds. */
+  readonly interval: number;
+  /**
+   * Polls until the user approves, then resolves with the access token, which from then on
+   * serves `getToken()` and the rest, renewed through its refresh token. Rejects with
+   * `access_denied`, `expired_token`, `aborted` or the server's error.
+   */
+  waitForToken(options?: { signal?: AbortSignal }): Promise<string>;
+}
+
 export declare class TokenClient {
   /** Throws a `TokenError` with code `'config'` when the options are wrong. */
   constructor(options: TokenClientOptions);
@@ -149,6 +175,11 @@ export declare class TokenClient {
    * elsewhere is returned as it is.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /**
+   * With `grant: { type: 'device_code' }`: asks the device authorization endpoint for a code
+   * to show the user (RFC 8628 §3.1). `scope` replaces the configured scope for this sign-in.
+   */
+  startDeviceAuthorization(options?: { scope?: string | string[]; signal?: AbortSignal }): Promise<DeviceAuthorization>;
   /** Drops the cached token (after a 401, say). */
   invalidate(): void;
   stats(): TokenStats;
