@@ -2,11 +2,11 @@
 //! response (§3.2) and deciding, poll by poll, when to ask the token endpoint again (§3.4–3.5).
 //! `now` is always an argument.
 
-use alloc::{borrow::ToOwned, string::String};
+use alloc::string::String;
 
 use crate::config::UrlParser;
 use crate::error::TokenError;
-use crate::response::{parse_json_body, Field, HttpResponse, Json, JsonObject};
+use crate::response::{invalid, parse_json_body, Field, HttpResponse, Json, JsonObject};
 use crate::secret::DeviceCode;
 
 /// The poll interval when the server names none (§3.2).
@@ -41,12 +41,7 @@ pub fn parse_device_authorization<P: Json + UrlParser>(
     now: u64,
 ) -> Result<DeviceAuthorization, TokenError> {
     let object = parse_json_body(platform, response)?;
-    let invalid = |reason: &str| TokenError::InvalidResponse {
-        status: response.status,
-        content_type: response.content_type.chars().take(100).collect(),
-        reason: reason.to_owned(),
-        retry_after_ms: response.retry_after_ms,
-    };
+    let invalid = |reason| invalid(response, reason);
     let text = |name| match object.field(name) {
         Field::Str(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic()) => {
             Some(text)

@@ -125,7 +125,7 @@ impl Metadata {
     }
 }
 
-fn invalid(response: &HttpResponse, reason: &str) -> TokenError {
+pub(crate) fn invalid(response: &HttpResponse, reason: &str) -> TokenError {
     TokenError::InvalidResponse {
         status: response.status,
         content_type: response.content_type.chars().take(100).collect(),
