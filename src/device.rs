@@ -107,12 +107,14 @@ impl Polling {
         }
     }
 
-    /// How long to wait at `now` before the next poll (0: now); an error once the code expired.
+    /// How long to wait at `now` before the next poll (0: now); an error once the code has
+    /// expired. A poll that would come at or after the expiry is not made: the wait then ends
+    /// at the expiry, and so does the flow.
     pub fn wait(&self, now: u64) -> Result<u64, TokenError> {
-        if now >= self.expires_at_ms || self.next_at_ms >= self.expires_at_ms {
+        if now >= self.expires_at_ms {
             return Err(TokenError::DeviceCodeExpired);
         }
-        Ok(self.next_at_ms.saturating_sub(now))
+        Ok(self.next_at_ms.min(self.expires_at_ms).saturating_sub(now))
     }
 
     /// The poll sent at `now` failed with `error`: `authorization_pending` keeps the interval,

@@ -245,11 +245,14 @@ fn polling_stops_when_the_device_code_expires() {
         "a poll 1 ms before the expiry goes"
     );
     assert_eq!(p.wait(T0 + 600_000).unwrap_err().code(), "expired_token");
-    // A poll whose next turn would come after the expiry is not made.
-    match p.failed(T0 + 597_000, server("authorization_pending")) {
-        Next::Stop(error) => assert_eq!(error.code(), "expired_token"),
-        Next::Poll => panic!("polled past the expiry"),
-    }
+    // A poll whose turn would come after the expiry is not made: the wait ends at the
+    // expiry, and so does the flow.
+    assert_eq!(
+        p.failed(T0 + 597_000, server("authorization_pending")),
+        Next::Poll
+    );
+    assert_eq!(p.wait(T0 + 597_000), Ok(3_000));
+    assert_eq!(p.wait(T0 + 600_000).unwrap_err().code(), "expired_token");
 }
 
 // ---- the driver's device sequence -----------------------------------------------------------
@@ -259,13 +262,14 @@ fn before_an_approval_get_token_is_authorization_required_and_sends_nothing() {
     let mut d = driver(device_input());
     for now in [T0, T0 + 1, T0 + 120_000] {
         match d.lookup(now) {
-            Decision::CoolingDown { error, .. } => {
+            Decision::Refused { error } => {
                 assert_eq!(error.code(), "authorization_required", "at {now}")
             }
             other => panic!("at {now}: {other:?}"),
         }
     }
     assert_eq!(d.cache().stats().token_requests, 0, "nothing was sent");
+    assert_eq!(d.cache().stats().failures, 0, "no renewal failed: none ran");
 }
 
 #[test]
@@ -359,7 +363,7 @@ fn device_flow_from_authorization_to_a_token_renewed_through_its_refresh_token()
     }
     let requests = d.cache().stats().token_requests;
     match d.lookup(T0 + 8_200 + 3_600_000 + 1) {
-        Decision::CoolingDown { error, .. } => assert_eq!(error.code(), "authorization_required"),
+        Decision::Refused { error } => assert_eq!(error.code(), "authorization_required"),
         other => panic!("{other:?}"),
     }
     assert_eq!(

@@ -249,7 +249,7 @@ fn served_with(d: &mut Driver, now: u64) -> Option<(String, Option<HttpRequest>)
         Decision::Serve { token, refresh, .. } => {
             Some((token.access_token.expose().to_owned(), refresh.cloned()))
         }
-        Decision::Wait { .. } | Decision::CoolingDown { .. } => None,
+        Decision::Wait { .. } | Decision::CoolingDown { .. } | Decision::Refused { .. } => None,
     }
 }
 

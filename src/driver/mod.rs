@@ -55,6 +55,12 @@ pub enum Decision<'a> {
         /// The renewal's first request, when this lookup started it.
         first: Option<&'a HttpRequest>,
     },
+    /// Nothing can be sent without a user (a device grant with no token and no refresh
+    /// token): answer at once with `error` (`authorization_required`). No cooldown starts.
+    Refused {
+        /// Why.
+        error: &'a TokenError,
+    },
     /// The last renewal failed and the cooldown is not over: answer at once with `error`.
     CoolingDown {
         /// The error the last renewal ended with.
@@ -84,6 +90,9 @@ struct Renewal {
 }
 
 mod device;
+
+/// What a caller gets when only a user can get a token.
+static AUTHORIZATION_REQUIRED: TokenError = TokenError::AuthorizationRequired;
 
 pub use device::DeviceStep;
 
@@ -160,21 +169,17 @@ impl Driver {
             self.start(now);
             if self.renewal.is_none() {
                 // Nothing can be sent without a user (a device grant with no refresh token):
-                // the renewal ends at once, having sent nothing.
-                let _ = self
-                    .cache
-                    .complete(now, Err(TokenError::AuthorizationRequired), 0.5);
-                return match (fresh_until, self.cache.token(), self.cache.last_error()) {
-                    (Some(fresh_until), Some(token), _) => Decision::Serve {
+                // no renewal; a token still valid serves until it expires.
+                self.cache.cancel_flight();
+                return match (fresh_until, self.cache.token()) {
+                    (Some(fresh_until), Some(token)) => Decision::Serve {
                         token,
                         fresh_until,
                         refresh: None,
                     },
-                    (_, _, Some(error)) => Decision::CoolingDown {
-                        error,
-                        retry_after_ms: self.cache.cooldown_left(now).unwrap_or(1),
+                    _ => Decision::Refused {
+                        error: &AUTHORIZATION_REQUIRED,
                     },
-                    _ => Decision::Wait { first: None },
                 };
             }
         }

@@ -50,7 +50,7 @@ impl CoreClient {
         let (bits, first) = match self.driver.lookup(now as u64) {
             Decision::Serve { refresh, .. } => (1 | u8::from(refresh.is_some()) << 1, refresh),
             Decision::Wait { first } => (u8::from(first.is_some()) << 1, first),
-            Decision::CoolingDown { .. } => (4, None),
+            Decision::CoolingDown { .. } | Decision::Refused { .. } => (4, None),
         };
         let first = first.map(send_step);
         // Kept until `first()` takes it: a caller that joins does not clear it.
@@ -69,13 +69,16 @@ impl CoreClient {
         }
     }
 
-    /// The error a caller gets during the cooldown at `now`, with the seconds left.
-    pub fn failure(&self, now: f64) -> JsValue {
-        let cache = self.driver.cache();
-        let left = cache.cooldown_left(now as u64);
-        match cache.last_error() {
-            Some(error) => error_fields(error, left),
-            None => JsValue::UNDEFINED,
+    /// The error a caller gets at `now` when the lookup said to fail at once: the cooldown's
+    /// (with the seconds left), or `authorization_required`.
+    pub fn failure(&mut self, now: f64) -> JsValue {
+        match self.driver.lookup(now as u64) {
+            Decision::CoolingDown {
+                error,
+                retry_after_ms,
+            } => error_fields(error, Some(retry_after_ms)),
+            Decision::Refused { error } => error_fields(error, None),
+            _ => JsValue::UNDEFINED,
         }
     }
 

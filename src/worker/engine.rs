@@ -134,6 +134,13 @@ impl Engine {
                 };
                 return Got::Now(Err(Rc::new(failure)));
             }
+            Decision::Refused { error } => {
+                let failure = Failure {
+                    error: error.clone(),
+                    retry_after_ms: None,
+                };
+                return Got::Now(Err(Rc::new(failure)));
+            }
         };
         drop(driver);
         if let Some(request) = first {

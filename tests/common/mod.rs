@@ -215,6 +215,10 @@ pub fn decided(decision: Decision<'_>) -> Look {
         Decision::Wait { first } => Look::Wait {
             start: first.is_some(),
         },
+        Decision::Refused { error } => Look::CoolingDown {
+            code: error.code().to_owned(),
+            retry_after_ms: 0,
+        },
         Decision::CoolingDown {
             error,
             retry_after_ms,
