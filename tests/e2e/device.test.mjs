@@ -13,11 +13,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 
 import { TokenClient, TokenError } from '../../pkg/node.js';
@@ -26,6 +23,7 @@ import { AUTHLIB_DEVICE_CLIENT, authlibPython, startAuthlibServer } from '../sup
 import { CHROMIUM_PATH, launchChromium } from '../support/chromium.mjs';
 import { countingFetch, jwtPayload, rejectsWith, sleep, waitFor } from '../support/e2e-helpers.mjs';
 import { tapFetch } from '../support/grant-helpers.mjs';
+import { startPageServer } from '../support/page-server.mjs';
 
 const SCOPE = 'openid offline_access api:read';
 const CAPTURE_CHECK = '[device.test capture check]';
@@ -572,8 +570,6 @@ describe('secrets', () => {
 // Chromium: the page runs the flow against oidc-provider on another origin (the auth
 // server's front answers CORS with `*`); the test approves from Node.
 
-const PKG_DIR = fileURLToPath(new URL('../../pkg/', import.meta.url));
-const CONTENT_TYPES = { '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm', '.json': 'application/json' };
 
 const DEVICE_PAGE = `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>edge-oauth device</title><link rel="icon" href="data:,">
@@ -604,44 +600,6 @@ window.__wait = async () => {
 window.__ready = true;
 </script></body></html>`;
 
-async function startPageServer() {
-  const served = [];
-  const server = http.createServer(async (req, res) => {
-    const { pathname } = new URL(req.url, 'http://127.0.0.1');
-    served.push(pathname);
-    if (pathname === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(DEVICE_PAGE);
-      return;
-    }
-    if (pathname.startsWith('/pkg/')) {
-      const file = normalize(join(PKG_DIR, decodeURIComponent(pathname.slice('/pkg/'.length))));
-      if (file.startsWith(PKG_DIR.endsWith(sep) ? PKG_DIR : PKG_DIR + sep)) {
-        try {
-          const body = await readFile(file);
-          res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
-          res.end(body);
-          return;
-        } catch {
-          // fall through to 404
-        }
-      }
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    served,
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 describe('device flow in Chromium', { skip: existsSync(CHROMIUM_PATH) ? false : `no Chromium at ${CHROMIUM_PATH}` }, () => {
   let auth;
@@ -650,7 +608,7 @@ describe('device flow in Chromium', { skip: existsSync(CHROMIUM_PATH) ? false : 
   let page;
   const pageErrors = [];
   before(async () => {
-    [auth, site, browser] = await Promise.all([startAuthServer(), startPageServer(), launchChromium()]);
+    [auth, site, browser] = await Promise.all([startAuthServer(), startPageServer(DEVICE_PAGE), launchChromium()]);
     page = await browser.newPage();
     page.on('pageerror', (err) => pageErrors.push(String(err)));
     await page.goto(`${site.url}/`);

@@ -2,10 +2,8 @@
 // import map, driven by playwright-core) and workerd (through miniflare's programmatic API).
 // Run: node --test tests/e2e/runtimes.test.mjs
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +12,7 @@ import { Miniflare } from 'miniflare';
 import { CLIENTS, startAuthServer } from '../support/auth-server.mjs';
 import { launchChromium } from '../support/chromium.mjs';
 import { jwtPayload } from '../support/e2e-helpers.mjs';
+import { startPageServer } from '../support/page-server.mjs';
 
 const PKG_DIR = fileURLToPath(new URL('../../pkg/', import.meta.url));
 
@@ -33,13 +32,6 @@ describe('Node', () => {
 // ------------------------------------------------------------------------------------------
 // Browser
 
-const CONTENT_TYPES = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-  '.ts': 'text/plain; charset=utf-8',
-  '.md': 'text/plain; charset=utf-8',
-};
 
 function pageHtml(config) {
   return `<!DOCTYPE html>
@@ -71,44 +63,6 @@ window.__ready = true;
 </script></body></html>`;
 }
 
-async function startStaticServer(config) {
-  const served = [];
-  const server = http.createServer(async (req, res) => {
-    const { pathname } = new URL(req.url, 'http://127.0.0.1');
-    served.push(pathname);
-    if (pathname === '/' || pathname === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(pageHtml(config));
-      return;
-    }
-    if (pathname.startsWith('/pkg/')) {
-      const file = normalize(join(PKG_DIR, decodeURIComponent(pathname.slice('/pkg/'.length))));
-      if (file.startsWith(PKG_DIR.endsWith(sep) ? PKG_DIR : PKG_DIR + sep)) {
-        try {
-          const body = await readFile(file);
-          res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
-          res.end(body);
-          return;
-        } catch {
-          // fall through to 404
-        }
-      }
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    served,
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 describe('browser (Chromium through an import map)', () => {
   let auth;
@@ -121,10 +75,10 @@ describe('browser (Chromium through an import map)', () => {
 
   before(async () => {
     auth = await startAuthServer();
-    site = await startStaticServer({
+    site = await startPageServer(pageHtml({
       options: { tokenUrl: auth.tokenUrl, clientId: CLIENTS.basic.clientId, clientSecret: CLIENTS.basic.clientSecret, scope: ['api:read'] },
       badOptions: { tokenUrl: auth.tokenUrl, clientId: CLIENTS.basic.clientId, clientSecret: wrongSecret },
-    });
+    }));
     browser = await launchChromium();
     page = await browser.newPage();
     page.on('console', (msg) => consoleMessages.push(`${msg.type()}: ${msg.text()}`));
