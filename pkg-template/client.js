@@ -7,6 +7,7 @@ import { CoreClient } from './edge_oauth.js';
 import { flatOptions } from './options.js';
 import { authorizedFetch } from './authorized-fetch.js';
 import { DeviceAuthorization, runDevice } from './device.js';
+import { eventSink } from './events.js';
 import { Renewal } from './renewal.js';
 
 /** Every failure: `code` is the OAuth `error` as sent, or the client's own code. */
@@ -57,9 +58,14 @@ export class TokenClient {
   #session;
   /** What the device flow needs of the client. */
   #device;
+  /** `onEvent`'s sink, if set; whether a token was ever held; why the next renewal runs. */
+  #emit;
+  #hadToken = false;
+  #reason;
 
   constructor(options) {
-    const { flat, fetch } = flatOptions(options, configError);
+    const { flat, fetch, onEvent } = flatOptions(options, configError);
+    this.#emit = eventSink(onEvent);
     try {
       this.#core = new CoreClient(flat);
     } catch (fields) {
@@ -67,7 +73,14 @@ export class TokenClient {
     }
     this.#headerName = this.#core.headerName;
     this.#fetch = (input, init) => fetch(input, init); // called unbound, as browsers require
-    this.#device = { core: this.#core, fetch: this.#fetch, makeError, abortError: () => this.#abortError() };
+    this.#device = {
+      core: this.#core,
+      fetch: this.#fetch,
+      makeError,
+      abortError: () => this.#abortError(),
+      emit: this.#emit,
+      refreshing: () => this.#hadToken,
+    };
     this.#session = {
       headerName: this.#headerName,
       fetch: this.#fetch,
@@ -80,6 +93,7 @@ export class TokenClient {
       refused: (accessToken) => {
         const renew = this.#core.refused(Date.now(), accessToken, Math.random());
         if (renew && this.#info?.accessToken === accessToken) this.#forget();
+        if (renew) this.#reason = 'refused';
         return renew;
       },
     };
@@ -126,6 +140,7 @@ export class TokenClient {
       runDevice(device, () => this.#core.resume(Date.now(), true), option(waitOptions, 'signal'), (step) => {
         if (!step.info) return undefined;
         this.#forget(); // the next getToken() asks the core, which holds the new token
+        this.#hadToken = true;
         return step.info.accessToken;
       });
     return runDevice(device, () => this.#core.deviceStart(Date.now(), scope), option(options, 'signal'), (step) =>
@@ -162,15 +177,23 @@ export class TokenClient {
   #ask(options) {
     const signal = option(options, 'signal') ?? undefined;
     if (signal?.aborted) return Promise.reject(this.#abortError());
-    if (option(options, 'forceRefresh') === true) this.invalidate();
+    if (option(options, 'forceRefresh') === true) {
+      this.invalidate();
+      this.#reason = 'forced';
+    }
     const epoch = this.#epoch;
     const now = Date.now();
     const decision = this.#core.lookup(now);
     if (decision & COOLING) return Promise.reject(makeError(this.#core.failure(now)));
     const info = decision & SERVE ? this.#core.info() : undefined;
-    if (decision & START) this.#renewal = new Renewal(this.#core, this.#core.first(now), this.#fetch, makeError, info !== undefined);
+    if (decision & START) {
+      this.#emit?.({ type: 'renewal', reason: info ? 'refresh_ahead' : this.#reason ?? 'cold' });
+      this.#reason = undefined;
+      this.#renewal = new Renewal(this.#core, this.#core.first(now), this.#fetch, makeError, info !== undefined, this.#emit, this.#hadToken);
+    }
     const answer = info ? Promise.resolve(info) : signal ? this.#waitOrAbort(signal) : this.#renewal.promise;
     return answer.then((info) => {
+      this.#hadToken = true;
       if (epoch === this.#epoch) {
         this.#info = info;
         this.#freshUntil = info.freshUntil;

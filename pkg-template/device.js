@@ -3,6 +3,7 @@
 // decides every step (which request, how long to wait, when to stop) and keeps the device
 // code; this sends and sleeps, and stops at once when the caller's signal aborts.
 
+import { failureEvent, grantOf, pollResult } from './events.js';
 import { exchange } from './renewal.js';
 
 /** What the user is shown, and the wait for their approval. */
@@ -26,11 +27,13 @@ export class DeviceAuthorization {
 
 /**
  * Runs device steps from `first()` until `finish(step)` returns a value, which the promise
- * resolves with. `device`: `{ core, fetch, makeError, abortError }`. An abort of `signal`
+ * resolves with. `device`: `{ core, fetch, makeError, abortError, emit?, refreshing() }`
+ * (`emit`: `onEvent`'s sink). An abort of `signal`
  * rejects at once, aborts the request under way and drops the flow: nothing more is sent.
  */
 export function runDevice(device, first, signal, finish) {
-  const { core } = device;
+  const { core, emit } = device;
+  let polls = 0;
   return new Promise((resolve, reject) => {
     let stopped = false;
     let controller;
@@ -48,16 +51,26 @@ export function runDevice(device, first, signal, finish) {
     const run = async () => {
       let step = first();
       for (;;) {
-        if (step.error) throw device.makeError(step.error);
+        if (step.error) {
+          emit?.(failureEvent(step.error));
+          throw device.makeError(step.error);
+        }
         const result = finish(step);
         if (result !== undefined) return result;
         if (step.send) {
+          const poll = emit && grantOf(step.send) === 'device_code';
+          if (poll) emit({ type: 'request', grant: 'device_code', attempt: (polls += 1) });
           controller = new AbortController();
           const answer = await exchange(device.fetch, step.send, core.attemptTimeoutMs(Date.now()), controller);
           if (stopped) return undefined;
           step = answer.message === undefined
             ? core.answer(answer.now, answer.status, answer.contentType, answer.wait, answer.text, Math.random(), true)
             : core.unanswered(Date.now(), answer.timedOut, answer.message, Math.random(), true);
+          const outcome = poll && pollResult(step, core.sleepCause);
+          if (outcome) emit({ type: 'device_poll', result: outcome });
+          if (poll && step.info) {
+            emit({ type: 'token', grant: 'device_code', expiresAt: step.info.expiresAt, refreshed: device.refreshing() });
+          }
         } else {
           if (step.sleep) await new Promise((wake) => { timer = setTimeout(wake, step.sleep); });
           if (stopped) return undefined;

@@ -35,6 +35,8 @@ export interface CommonOptions {
   allowInsecureHttp?: boolean;
   /** The fetch to use, e.g. a Worker service binding's fetch. Default `globalThis.fetch`. */
   fetch?: typeof fetch;
+  /** Called with each thing the client does (a renewal starts, a request goes out, a retry, a token, a failure, a stale token served, a device poll); never for cache hits, never with a secret; what it throws is ignored. */
+  onEvent?: (event: TokenEvent) => void;
   // </options>
 }
 
@@ -136,6 +138,23 @@ export declare class TokenError extends Error {
    */
   readonly retryAfter: number | undefined;
 }
+
+/** What `onEvent` receives: one thing the client did. None holds a secret, a token or a device code. */
+export type TokenEvent =
+  /** A renewal starts: no token yet, a refresh ahead of expiry, `forceRefresh`, or an API refused the token. */
+  | { type: 'renewal'; reason: 'cold' | 'refresh_ahead' | 'forced' | 'refused' }
+  /** A token request goes out (`attempt` counts them within the renewal or the device flow). */
+  | { type: 'request'; grant: 'client_credentials' | 'password' | 'refresh_token' | 'device_code'; attempt: number }
+  /** The attempt failed and is retried after `waitMs`; `code` is why. */
+  | { type: 'retry'; attempt: number; waitMs: number; code: string }
+  /** A token arrived; `refreshed`: it replaces an earlier one. */
+  | { type: 'token'; grant: string; expiresAt: number; refreshed: boolean }
+  /** A renewal failed. */
+  | { type: 'failure'; code: TokenErrorCode; status?: number; retryAfter?: number }
+  /** A refresh failed and the still-valid token keeps being served. */
+  | { type: 'stale'; expiresAt: number }
+  /** A device flow poll's answer. */
+  | { type: 'device_poll'; result: 'pending' | 'slow_down' | 'approved' | 'denied' | 'expired' };
 
 /** A device authorization (RFC 8628): what to show the user, and the wait for their approval. */
 export interface DeviceAuthorization {

@@ -28,4 +28,5 @@ export const OPTIONS = {
   maxWaitMs: 'number',
   allowInsecureHttp: 'flag',
   fetch: 'function',
+  onEvent: 'function',
 };

@@ -35,7 +35,7 @@ const CHECKS = {
 };
 
 /**
- * `{ flat, fetch }` for valid option types; otherwise calls `fail(message)`, which throws.
+ * `{ flat, fetch, onEvent }` for valid option types; otherwise calls `fail(message)`, which throws.
  */
 export function flatOptions(options, fail) {
   if (!isObject(options)) fail('options must be an object such as { tokenUrl, clientId, clientSecret }');
@@ -51,6 +51,8 @@ export function flatOptions(options, fail) {
   }
   const chosen = flat.fetch ?? globalThis.fetch;
   if (typeof chosen !== 'function') fail('this runtime has no global fetch: pass options.fetch');
+  const { onEvent } = flat;
   delete flat.fetch;
-  return { flat, fetch: chosen };
+  delete flat.onEvent;
+  return { flat, fetch: chosen, onEvent };
 }

@@ -2,6 +2,8 @@
 // retry, when to give up) and parses every answer; this runs the steps with the platform's
 // fetch, AbortController and setTimeout, as one promise that every waiter shares.
 
+import { failureEvent, grantOf } from './events.js';
+
 /** Answers are read to at most this many bytes (the core refuses larger ones). */
 const MAX_BODY_BYTES = 1 << 20;
 
@@ -82,6 +84,12 @@ export class Renewal {
   #core;
   #fetch;
   #makeError;
+  /** `onEvent`'s sink, if set; whether a token was held before (`token` events' `refreshed`). */
+  #emit;
+  #refreshing;
+  /** Token requests sent so far, and the grant of the last one. */
+  #attempt = 0;
+  #grant;
   #controller = null;
   #cancelled = false;
   #watchdog;
@@ -93,11 +101,14 @@ export class Renewal {
    * `background`: on the next task, so the caller that triggered a refresh ahead of expiry
    * gets its cached token first.
    * `promise` settles with the core's token info, or rejects with `makeError(fields)`.
+   * `emit`: `onEvent`'s sink, if any; `refreshing`: a token was held before this renewal.
    */
-  constructor(core, first, fetch, makeError, background) {
+  constructor(core, first, fetch, makeError, background, emit, refreshing) {
     this.#core = core;
     this.#fetch = fetch;
     this.#makeError = makeError;
+    this.#emit = emit;
+    this.#refreshing = refreshing;
     const run = background
       ? new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.#run(first))
       : this.#run(first);
@@ -140,19 +151,33 @@ export class Renewal {
   async #run(first) {
     let step = this.#record(first);
     while (!step.info) {
-      if (step.error) throw this.#makeError(step.error);
+      if (step.error) {
+        this.#emit?.(failureEvent(step.error));
+        throw this.#makeError(step.error);
+      }
       step = step.send ? await this.#send(step.send) : await this.#sleep(step.sleep);
       if (this.#cancelled) return new Promise(() => {});
     }
+    const { expiresAt } = step.info;
+    this.#emit?.(step.stale
+      ? { type: 'stale', expiresAt }
+      : { type: 'token', grant: this.#grant, expiresAt, refreshed: this.#refreshing });
     return step.info;
   }
 
   async #sleep(ms) {
+    this.#emit?.({ type: 'retry', attempt: this.#attempt, waitMs: ms, code: this.#core.sleepCause });
     await new Promise((resolve) => setTimeout(resolve, ms));
     return this.#cancelled ? {} : this.#record(this.#core.resume(Date.now(), false));
   }
 
   async #send(request) {
+    const grant = this.#emit && grantOf(request);
+    if (grant) {
+      this.#grant = grant;
+      this.#attempt += 1;
+      this.#emit({ type: 'request', grant, attempt: this.#attempt });
+    }
     const controller = new AbortController();
     this.#controller = controller;
     const answer = await exchange(this.#fetch, request, this.#core.attemptTimeoutMs(Date.now()), controller);

@@ -63,8 +63,8 @@ pub enum Kind {
     Number(Limits),
     /// `true` or `false`.
     Flag,
-    /// A function (npm only).
-    Function,
+    /// A function (npm only), with its TypeScript type.
+    Function(&'static str),
     /// An object whose fields are the rows named `{option}.{field}` (npm only); the TypeScript
     /// type that describes it.
     Group(&'static str),
@@ -438,9 +438,17 @@ pub const ALLOW_INSECURE_HTTP: Setting = with_default(
 pub const FETCH: Setting = with_default(
     "fetch",
     "",
-    Kind::Function,
+    Kind::Function("typeof fetch"),
     "globalThis.fetch",
     "the fetch to use, e.g. a Worker service binding's fetch",
+);
+/// `onEvent`.
+pub const ON_EVENT: Setting = with_default(
+    "onEvent",
+    "",
+    Kind::Function("(event: TokenEvent) => void"),
+    "",
+    "called with each thing the client does (a renewal starts, a request goes out, a retry, a token, a failure, a stale token served, a device poll); never for cache hits, never with a secret; what it throws is ignored",
 );
 /// `ORIGIN_URL` (the Worker's own).
 pub const ORIGIN_URL: Setting = required(text(
@@ -480,7 +488,7 @@ pub const LOG_LEVEL: Setting = text(
 );
 
 /// Every setting, in the order the docs list them.
-pub const SETTINGS: [&Setting; 30] = [
+pub const SETTINGS: [&Setting; 31] = [
     &ORIGIN_URL,
     &TOKEN_URL,
     &ISSUER,
@@ -507,6 +515,7 @@ pub const SETTINGS: [&Setting; 30] = [
     &MAX_WAIT_MS,
     &ALLOW_INSECURE_HTTP,
     &FETCH,
+    &ON_EVENT,
     &PROXY_KEYS,
     &PROXY_KEY_HEADER,
     &ALLOW_ANONYMOUS,

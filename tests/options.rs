@@ -37,7 +37,7 @@ fn js_type(kind: &Kind) -> &'static str {
         Kind::Params => "params",
         Kind::Number(_) => "number",
         Kind::Flag => "flag",
-        Kind::Function => "function",
+        Kind::Function(_) => "function",
         Kind::Group(_) => "group",
     }
 }
@@ -54,7 +54,7 @@ fn ts_type(kind: &Kind) -> String {
         Kind::Params => "Record<string, string>".into(),
         Kind::Number(_) => "number".into(),
         Kind::Flag => "boolean".into(),
-        Kind::Function => "typeof fetch".into(),
+        Kind::Function(ts) => (*ts).into(),
         Kind::Group(ts) => (*ts).into(),
     }
 }

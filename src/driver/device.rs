@@ -241,10 +241,12 @@ impl Driver {
             return self.device_error(error, None);
         };
         let code = authorization.device_code.expose().to_owned();
+        let cause = error.code().to_owned();
         match polling.failed(now, error) {
             Next::Poll => {
                 let wait = polling.wait(now).unwrap_or(0);
                 self.device = Some(flow);
+                self.sleep_cause = Some(cause);
                 DeviceStep::Sleep(wait)
             }
             Next::Stop(error) => self.device_error(error, Some(&code)),

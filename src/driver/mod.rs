@@ -107,6 +107,9 @@ pub struct Driver {
     renewal: Option<Renewal>,
     /// The device flow under way, if any (`driver/device.rs`).
     device: Option<device::DeviceFlow>,
+    /// The error code of the attempt the last `Sleep` step waits to repeat (a retry, or the
+    /// device flow's next poll): what an adapter reports about the wait.
+    sleep_cause: Option<String>,
 }
 
 impl Driver {
@@ -126,12 +129,19 @@ impl Driver {
             endpoint,
             renewal: None,
             device: None,
+            sleep_cause: None,
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The error code of the attempt the last `Sleep` step (or device `Sleep`) waits to
+    /// repeat: `temporarily_unavailable`, `network`, `authorization_pending`, `slow_down`, ….
+    pub fn sleep_cause(&self) -> Option<&str> {
+        self.sleep_cause.as_deref()
     }
 
     /// The token endpoint, once known: configured, or discovered.
@@ -455,6 +465,7 @@ impl Driver {
         if let (true, Some(delay)) = (may_retry, delay) {
             renewal.retries += 1;
             self.renewal = Some(renewal);
+            self.sleep_cause = Some(error.code().into());
             return Step::Sleep(delay);
         }
         let deadline = renewal.deadline;

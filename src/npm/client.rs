@@ -180,6 +180,12 @@ impl CoreClient {
         device_step(self.driver.device_start(now as u64, scope.as_deref()))
     }
 
+    /// The error code of the attempt the last `sleep` step waits to repeat (for events).
+    #[wasm_bindgen(getter, js_name = sleepCause)]
+    pub fn sleep_cause(&self) -> Option<String> {
+        self.driver.sleep_cause().map(String::from)
+    }
+
     /// The error an aborted wait rejects with.
     #[wasm_bindgen(js_name = abortError)]
     pub fn abort_error(&self) -> JsValue {
@@ -295,9 +301,14 @@ fn step(step: Step<'_>) -> Object {
     match step {
         Step::Send(request) => send_step(&request),
         Step::Sleep(ms) => object(&[("sleep", (ms as f64).into())]),
-        Step::Done(
-            Outcome::Fresh { token, fresh_until } | Outcome::Stale { token, fresh_until },
-        ) => object(&[("info", token_info(token, fresh_until))]),
+        Step::Done(Outcome::Fresh { token, fresh_until }) => {
+            object(&[("info", token_info(token, fresh_until))])
+        }
+        // A refresh failed and the token it was to replace still serves.
+        Step::Done(Outcome::Stale { token, fresh_until }) => object(&[
+            ("info", token_info(token, fresh_until)),
+            ("stale", true.into()),
+        ]),
         Step::Done(Outcome::Failed {
             error,
             retry_after_ms,

@@ -196,6 +196,7 @@ describe('workerd (miniflare)', () => {
         { type: 'ESModule', path: join(PKG_DIR, 'authorized-fetch.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'options.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'device.js') },
+        { type: 'ESModule', path: join(PKG_DIR, 'events.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'option-table.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'renewal.js') },
         { type: 'ESModule', path: join(PKG_DIR, 'edge_oauth.js') },
