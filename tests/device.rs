@@ -437,6 +437,16 @@ fn the_device_endpoint_comes_from_discovery_or_keycloak() {
         request.body.as_deref(),
         Some("scope=openid&client_id=edge-client")
     );
+    // An issuer with a configured device endpoint: discovery still names the token endpoint,
+    // and the configured device endpoint wins.
+    let mut d = driver(ConfigInput {
+        token_url: None,
+        issuer: Some("https://idp.example.test".into()),
+        ..device_input()
+    });
+    sent(d.device_start(T0, None));
+    let request = sent(d.device_response(T0 + 5, &json_200(metadata), &SerdeJson, 0.5));
+    assert_eq!(request.url, DEVICE_URL);
     // Keycloak.
     let config = ConfigInput {
         token_url: None,

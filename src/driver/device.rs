@@ -61,7 +61,9 @@ impl Driver {
     pub fn device_start(&mut self, now: u64, scope: Option<&str>) -> DeviceStep<'_> {
         let scope = scope.map(String::from);
         match (&self.endpoint, &self.config.endpoint) {
-            (None, Endpoint::Issuer(issuer)) if self.device_endpoint.is_none() => {
+            // Discovery first: it names the token endpoint, and the device endpoint unless one
+            // is configured.
+            (None, Endpoint::Issuer(issuer)) => {
                 let mut rest = discovery_urls(issuer);
                 let first = rest.remove(0);
                 self.device_send(
