@@ -23,7 +23,8 @@ pub struct Setting {
     pub name: Name,
     /// Its type, and for numbers their limits and default.
     pub kind: Kind,
-    /// The default as a user writes it; empty when there is none.
+    /// The default as a user writes it; empty when there is none, and for numbers (their
+    /// [`Limits`] hold it).
     pub default: &'static str,
     /// Whether it must be given.
     pub required: bool,
@@ -128,7 +129,9 @@ impl Limits {
     }
 }
 
-/// Who reads a setting, and so how messages name it: `timeoutMs` or `TIMEOUT_MS`.
+/// Who reads a setting, and so how messages name it: `timeoutMs` or `TIMEOUT_MS`. (The
+/// `cfg` repeated below is "wherever the Worker is built": natively for its tests, or on
+/// wasm32 with the `worker` feature.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Surface {
     #[default]
@@ -159,7 +162,8 @@ impl Surface {
         }
     }
 
-    /// What follows the name of a scope setting that holds a bad scope.
+    /// What follows the name of a scope setting that holds a bad scope: each written out
+    /// whole, so that the npm wasm builds no message.
     pub fn scope_problem(self) -> &'static str {
         match self {
             Self::Npm => ": each scope must be non-empty printable ASCII without spaces, quotes or backslashes (pass several as an array or one space-separated string)",

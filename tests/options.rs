@@ -6,7 +6,6 @@
 //! generated files.
 
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(dead_code)]
 
 mod common;
 
