@@ -113,7 +113,8 @@ function clockTime(ms) {
 }
 
 function seconds(s) {
-  return Number.isInteger(s) ? `${s} s` : `${s.toFixed(1)} s`;
+  const tenths = Math.round(s * 10) / 10;
+  return Number.isInteger(tenths) ? `${tenths} s` : `${tenths.toFixed(1)} s`;
 }
 
 function formatDuration(ms) {
@@ -301,7 +302,8 @@ function lifetimeOf(info) {
     if (jwt && Number.isFinite(jwt.payload.iat)) lifetimeMs = info.expiresAt - jwt.payload.iat * 1000;
   }
   if (!(lifetimeMs > 0)) return null;
-  const lifetime = Math.max(1, Math.round(lifetimeMs / 1000));
+  // As the client counts it: from the token's arrival to its expiry (ms precision).
+  const lifetime = lifetimeMs / 1000;
   return {
     lifetime,
     ahead: Math.min(60, lifetime / 2),
@@ -348,6 +350,7 @@ function setLifeZones() {
   $('lifeAhead').style.width = `${100 * ((life.ahead - life.margin) / life.lifetime)}%`;
   $('lifeMargin').style.left = `${100 * (1 - life.margin / life.lifetime)}%`;
   $('lifeMargin').style.width = `${100 * (life.margin / life.lifetime)}%`;
+  $('lifetime').dataset.seconds = String(life.lifetime);
   $('lifetime').textContent = `${seconds(life.lifetime)}; refresh ahead in the last ${seconds(life.ahead)}, expiry margin ${seconds(life.margin)}`;
 }
 
