@@ -111,7 +111,8 @@ async function main(argv) {
   try {
     parsed = parseArgs({ ...PARSE, args: argv });
   } catch (error) {
-    throw new UsageError(error.message.split('\n')[0]);
+    // parseArgs names the flag, never its value; its advice on '--' is cut.
+    throw new UsageError(error.message.split('\n')[0].split('. To specify')[0]);
   }
   const { values, positionals } = parsed;
   const [command, ...extra] = positionals;
@@ -120,8 +121,9 @@ async function main(argv) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (!HELP[command]) throw new UsageError(`unknown command '${command}': use token or device`);
-  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  // Neither quotes what it refuses: a mistyped argument may be a secret.
+  if (!HELP[command]) throw new UsageError('unknown command: use token or device');
+  if (extra.length) throw new UsageError('unexpected argument after the command (the client secret comes from the environment or --client-secret-file)');
   if (values.help) {
     process.stdout.write(`${HELP[command]}\n`);
     return 0;

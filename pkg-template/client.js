@@ -129,12 +129,13 @@ export class TokenClient {
    * `waitForToken()` polls until they approve. The token then serves `getToken()` and the
    * rest, renewed through its refresh token.
    */
-  startDeviceAuthorization(options) {
-    let scope = option(options, 'scope') ?? undefined;
-    if (Array.isArray(scope)) scope = scope.join(' ');
-    if (scope !== undefined && typeof scope !== 'string') {
-      return Promise.reject(makeError({ code: 'config', message: 'invalid configuration: scope must be a string or an array of strings', retryable: false }));
+  async startDeviceAuthorization(options) {
+    const given = option(options, 'scope') ?? undefined;
+    const list = typeof given === 'string' ? [given] : given;
+    if (list !== undefined && !(Array.isArray(list) && list.every((s) => typeof s === 'string'))) {
+      configError('scope must be a string or an array of strings');
     }
+    const scope = list?.join(' ');
     const device = this.#device;
     const wait = (waitOptions) =>
       runDevice(device, () => this.#core.resume(Date.now(), true), option(waitOptions, 'signal'), (step) => {

@@ -270,6 +270,12 @@ fn before_an_approval_get_token_is_authorization_required_and_sends_nothing() {
     }
     assert_eq!(d.cache().stats().token_requests, 0, "nothing was sent");
     assert_eq!(d.cache().stats().failures, 0, "no renewal failed: none ran");
+    // What the adapter reports for it, read without another lookup.
+    let (error, retry_after_ms) = d.failure(T0 + 1);
+    assert_eq!(
+        (error.code(), retry_after_ms),
+        ("authorization_required", None)
+    );
 }
 
 #[test]

@@ -487,6 +487,11 @@ fn retry_after_503_sleeps_as_told_then_fails_with_the_server_error_when_retries_
             retry_after_ms: 1_900
         }
     );
+    let (error, left) = d.failure(T0 + 2300);
+    assert_eq!(
+        (error.code(), left),
+        ("temporarily_unavailable", Some(1_900))
+    );
     assert_eq!(decided(d.lookup(T0 + 4200)), WAIT_START);
 }
 

@@ -17,10 +17,10 @@ const $ = (id) => document.getElementById(id);
 // Remembered (non-secret) fields
 
 const STORAGE_KEY = 'edge-oauth-www:fields';
-// Never add 'clientSecret' or 'password' here.
+// Never add 'clientSecret', 'password' or 'extraParams' (which may carry a credential) here.
 const REMEMBERED = [
   'preset', 'endpointKind', 'tokenUrl', 'issuer', 'kcBaseUrl', 'kcRealm', 'clientId', 'authMethod',
-  'grantType', 'username', 'deviceAuthorizationUrl', 'scope', 'headerName', 'extraParams',
+  'grantType', 'username', 'deviceAuthorizationUrl', 'scope', 'headerName',
   'allowInsecureHttp', 'keepFresh', 'apiUrl', 'apiMethod',
 ];
 
@@ -169,6 +169,8 @@ const state = {
   generation: 0,
   /** { expiresAt, at }: when the last token event arrived (for the token's lifetime). */
   received: null,
+  /** The current token's lifetime and windows, as the countdown draws them. */
+  life: null,
   refreshTimer: null,
   /** The running device sign-in: { abort: AbortController, userCode }. */
   device: null,
@@ -217,23 +219,18 @@ function readOptions() {
 function readExtraParams() {
   const params = {};
   let any = false;
-  for (const raw of $('extraParams').value.split('\n')) {
+  for (const [i, raw] of $('extraParams').value.split('\n').entries()) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
-    if (eq <= 0) throw new TokenError_('config', `Extra parameters: "${line}" is not name=value`);
+    // The line is not quoted: it may hold a credential.
+    if (eq <= 0) {
+      throw new TokenError({ code: 'config', message: `Extra parameters: line ${i + 1} is not name=value`, retryable: false });
+    }
     params[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
     any = true;
   }
   return any ? params : undefined;
-}
-
-/** A plain error shaped like a TokenError, for the page's own checks. */
-function TokenError_(code, message) {
-  const err = new Error(message);
-  err.name = 'Error';
-  err.code = code;
-  return err;
 }
 
 /** The client for the current form, reused while the options stay the same. */
@@ -506,16 +503,26 @@ function cancelDevice() {
   $('device').hidden = true;
 }
 
+/** A QR code of `text`, or undefined when it is too long for one (the link still works). */
+function qrOf(text) {
+  try {
+    const qr = qrcode(0, 'M');
+    qr.addData(text);
+    qr.make();
+    return qr;
+  } catch {
+    return undefined;
+  }
+}
+
 function showDevice(auth) {
   const link = auth.verificationUriComplete ?? auth.verificationUri;
   $('userCode').textContent = auth.userCode;
   $('verifyLink').href = link;
   $('verifyLink').textContent = auth.verificationUri;
   const img = $('qr');
-  if (auth.verificationUriComplete) {
-    const qr = qrcode(0, 'M');
-    qr.addData(auth.verificationUriComplete);
-    qr.make();
+  const qr = auth.verificationUriComplete && qrOf(auth.verificationUriComplete);
+  if (qr) {
     const modules = qr.getModuleCount();
     const cell = Math.max(2, Math.floor(164 / (modules + 8)));
     img.src = qr.createDataURL(cell, cell * 4);

@@ -207,6 +207,16 @@ impl Driver {
         }
     }
 
+    /// Why a lookup at `now` answered with an error at once (`CoolingDown` or `Refused`), read
+    /// without looking up again: the cooldown's error and what is left of it, or
+    /// `authorization_required`.
+    pub fn failure(&self, now: u64) -> (&TokenError, Option<u64>) {
+        match (self.cache.last_error(), self.cache.cooldown_left(now)) {
+            (Some(error), Some(left)) => (error, Some(left)),
+            _ => (&AUTHORIZATION_REQUIRED, None),
+        }
+    }
+
     /// The token, if fresh at `now`: a cache hit with no other effect.
     pub fn fresh(&mut self, now: u64) -> Option<&Token> {
         self.cache.fresh(now)

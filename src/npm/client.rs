@@ -44,8 +44,8 @@ impl CoreClient {
     /// What a caller asking at `now` gets, as bits: 1 — hand out the cached token at once
     /// ([`info`](Self::info)), else wait for the renewal; 2 — a renewal started, its first
     /// step is [`first`](Self::first); 4 — fail at once: the client is cooling down after a
-    /// failure ([`failure`](Self::failure)). A number, so that a waiting caller costs no JS
-    /// object.
+    /// failure, or only a user can get a token ([`failure`](Self::failure)). A number, so
+    /// that a waiting caller costs no JS object.
     pub fn lookup(&mut self, now: f64) -> u8 {
         let (bits, first) = match self.driver.lookup(now as u64) {
             Decision::Serve { refresh, .. } => (1 | u8::from(refresh.is_some()) << 1, refresh),
@@ -71,15 +71,9 @@ impl CoreClient {
 
     /// The error a caller gets at `now` when the lookup said to fail at once: the cooldown's
     /// (with the seconds left), or `authorization_required`.
-    pub fn failure(&mut self, now: f64) -> JsValue {
-        match self.driver.lookup(now as u64) {
-            Decision::CoolingDown {
-                error,
-                retry_after_ms,
-            } => error_fields(error, Some(retry_after_ms)),
-            Decision::Refused { error } => error_fields(error, None),
-            _ => JsValue::UNDEFINED,
-        }
+    pub fn failure(&self, now: f64) -> JsValue {
+        let (error, retry_after_ms) = self.driver.failure(now as u64);
+        error_fields(error, retry_after_ms)
     }
 
     /// `{ accessToken, tokenType, expiresAt, scope?, freshUntil }` of the cached token, if any.

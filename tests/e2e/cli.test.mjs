@@ -90,7 +90,8 @@ describe('edge-oauth token', () => {
     ['an unknown flag', ['token', '--bogus'], /Unknown option '--bogus'/],
     ['a flag without its value', ['token', '--token-url'], /argument missing/],
     ['no command', [], /a command is required/],
-    ['an unknown command', ['refresh'], /unknown command 'refresh'/],
+    ['an unknown command', ['refresh'], /unknown command: use token or device/],
+    ['an argument after the command, never quoted', ['token', 'cli-secret-as-argument'], /^edge-oauth: unexpected argument after the command/],
     ['a number flag that is not one', ['token', '--timeout-ms', 'soon'], /--timeout-ms must be a number/],
     ['a configuration the client refuses', ['token', '--client-id', 'x'], /^edge-oauth: config: invalid configuration: /],
   ];
@@ -101,6 +102,7 @@ describe('edge-oauth token', () => {
       assert.equal(stdout, '');
       assert.match(stderr, message);
       assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.ok(!stderr.includes('cli-secret-as-argument') && !stderr.includes('refresh'), stderr);
     });
   }
 

@@ -320,9 +320,18 @@ function sendJson(res, status, body, headers = {}) {
   res.end(text);
 }
 
+/** Token and device requests are small: larger bodies (this is also `npm run www`'s sandbox) are cut off. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+/** The body, or undefined past MAX_REQUEST_BYTES. */
 async function readBody(req) {
   const chunks = [];
-  for await (const chunk of req) chunks.push(chunk);
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_BYTES) return undefined;
+    chunks.push(chunk);
+  }
   return Buffer.concat(chunks);
 }
 
@@ -518,6 +527,10 @@ export async function startAuthServer(options = {}) {
     const entry = { method: 'POST', path: new URL(req.url, issuer).pathname, at };
     requests.push(entry);
     const body = await readBody(req);
+    if (body === undefined) {
+      sendJson(res, 413, { error: 'invalid_request', error_description: 'request body too large' });
+      return;
+    }
     const form = new URLSearchParams(body.toString('utf8'));
     const authorization = req.headers.authorization;
     const basic = authorization === undefined ? undefined

@@ -27,8 +27,14 @@ export async function startPageServer(html) {
       return;
     }
     if (pathname.startsWith('/pkg/')) {
-      const file = normalize(join(PKG_DIR, decodeURIComponent(pathname.slice('/pkg/'.length))));
-      if (file.startsWith(PKG_DIR.endsWith(sep) ? PKG_DIR : PKG_DIR + sep)) {
+      let relative;
+      try {
+        relative = decodeURIComponent(pathname.slice('/pkg/'.length));
+      } catch {
+        relative = ''; // a malformed escape: answered 404 below
+      }
+      const file = normalize(join(PKG_DIR, relative));
+      if (relative && file.startsWith(PKG_DIR.endsWith(sep) ? PKG_DIR : PKG_DIR + sep)) {
         try {
           const body = await readFile(file);
           res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
