@@ -138,7 +138,8 @@ pub trait Source {
 
 impl ConfigInput {
     /// Reads every client setting from `source`.
-    pub fn read(source: &impl Source) -> Result<Self, TokenError> {
+    /// `dyn`: one copy of this for every source (the Worker has two: its vars and `ROUTES`).
+    pub fn read(source: &dyn Source) -> Result<Self, TokenError> {
         let names = source.surface();
         // What can fail is read first: nothing read before it needs dropping on the way out.
         let allow_insecure_http = source.flag(name!(ALLOW_INSECURE_HTTP))?;

@@ -460,6 +460,12 @@ pub const ORIGIN_URL: Setting = required(text(
     "ORIGIN_URL",
     "requests go to this URL's origin, their path appended to its path",
 ));
+/// `ROUTES` (the Worker's own).
+pub const ROUTES: Setting = text(
+    "",
+    "ROUTES",
+    "the gateway: a JSON array of routes, each a `prefix`, an `origin` or `service`, its `keys` and its token client's options by their npm names, secrets named as `{ \"secret\": \"NAME\" }` (see Gateway); without it, the vars here serve one origin",
+);
 /// `PROXY_KEYS` (the Worker's own).
 pub const PROXY_KEYS: Setting = with_default(
     "",
@@ -492,7 +498,8 @@ pub const LOG_LEVEL: Setting = text(
 );
 
 /// Every setting, in the order the docs list them.
-pub const SETTINGS: [&Setting; 31] = [
+pub const SETTINGS: [&Setting; 32] = [
+    &ROUTES,
     &ORIGIN_URL,
     &TOKEN_URL,
     &ISSUER,

@@ -423,7 +423,11 @@ fn the_worker_reads_every_var_of_the_table_and_no_other() {
     };
     proxy_config(var, &Urls).unwrap();
     let asked = asked.into_inner();
-    for setting in SETTINGS.iter().filter(|s| !s.name.var.is_empty()) {
+    // ROUTES is read as JSON, by the entry point, and handed to `gateway_config`.
+    let vars = SETTINGS
+        .iter()
+        .filter(|s| !s.name.var.is_empty() && s.name != edge_oauth::options::ROUTES.name);
+    for setting in vars {
         assert!(
             asked.iter().any(|a| a == setting.name.var),
             "{} is read",

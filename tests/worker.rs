@@ -34,7 +34,8 @@ fn origin_of(config: &ProxyConfig) -> String {
 
 /// Whether an inbound request header is dropped on the way to the origin.
 fn drop_request_header(config: &ProxyConfig, name: &str, connection: &str) -> bool {
-    request_headers_to_drop(config, connection).any(|dropped| dropped.eq_ignore_ascii_case(name))
+    request_headers_to_drop(&config.key_header, &config.client.header_name, connection)
+        .any(|dropped| dropped.eq_ignore_ascii_case(name))
 }
 
 /// Whether a response header from the origin is dropped on the way back.
@@ -885,7 +886,7 @@ fn path_seen_by_a_lenient_origin(url: &str) -> String {
 /// and a `/`, its authority is the origin's, and even a lenient origin keeps it under the
 /// base path.
 fn upstream(config: &ProxyConfig, path_and_query: &str) -> Result<String, Refusal> {
-    let result = upstream_url(config, path_and_query);
+    let result = upstream_url(&config.origin_base, path_and_query);
     if let Ok(url) = &result {
         assert!(
             url.starts_with(&format!("{}/", config.origin_base)) || *url == config.origin_base,
@@ -1566,11 +1567,16 @@ fn server_timing_format() {
         ),
     ] {
         assert_eq!(
-            server_timing(source, duration),
+            server_timing(source, duration, ""),
             header,
             "{source:?} {duration}"
         );
     }
+    // With ROUTES, the route's prefix is a parameter of its own.
+    assert_eq!(
+        server_timing(TokenSource::Fetch, 12.0, "/ainua/"),
+        "token;dur=12.0;desc=\"fetch\";route=\"/ainua/\""
+    );
 }
 
 #[test]
@@ -1606,11 +1612,18 @@ fn path_and_query_of_a_serialized_request_url() {
     assert_eq!(path_and_query("https://w.example/%2e%2e/x"), "/%2e%2e/x");
     let config = config_with(&[("ORIGIN_URL", Some("https://api.example.com/base"))]);
     assert_eq!(
-        upstream_url(&config, path_and_query("https://w.example//evil.example/x")).unwrap(),
+        upstream_url(
+            &config.origin_base,
+            path_and_query("https://w.example//evil.example/x")
+        )
+        .unwrap(),
         "https://api.example.com/base//evil.example/x"
     );
     assert_eq!(
-        upstream_url(&config, path_and_query("https://w.example/%2e%2e/x")),
+        upstream_url(
+            &config.origin_base,
+            path_and_query("https://w.example/%2e%2e/x")
+        ),
         Err(Refusal::BadPath)
     );
 }

@@ -112,8 +112,9 @@ pub enum TokenSource {
     Refresh,
 }
 
-/// `Server-Timing: token;dur=…;desc="cache|fetch|refresh"`.
-pub fn server_timing(source: TokenSource, duration_ms: f64) -> String {
+/// `Server-Timing: token;dur=…;desc="cache|fetch|refresh"`, and `;route="/prefix/"` with
+/// `ROUTES` (a prefix is printable ASCII without quotes or backslashes).
+pub fn server_timing(source: TokenSource, duration_ms: f64, route: &str) -> String {
     let desc = match source {
         TokenSource::Cache => "cache",
         TokenSource::Fetch => "fetch",
@@ -121,5 +122,14 @@ pub fn server_timing(source: TokenSource, duration_ms: f64) -> String {
     };
     // Tenths by integer arithmetic: float formatting is slow on the hot path.
     let tenths = (duration_ms * 10.0 + 0.5) as u64;
-    format!("token;dur={}.{};desc=\"{desc}\"", tenths / 10, tenths % 10)
+    let (route_param, route, end) = if route.is_empty() {
+        ("", "", "")
+    } else {
+        (";route=\"", route, "\"")
+    };
+    format!(
+        "token;dur={}.{};desc=\"{desc}\"{route_param}{route}{end}",
+        tenths / 10,
+        tenths % 10
+    )
 }

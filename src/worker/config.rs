@@ -2,9 +2,10 @@
 //! their Worker names, the origin, who may call, and the logging level. Errors name the var
 //! to fix and never quote a secret.
 
-use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
+use alloc::{borrow::ToOwned, format, string::String, vec, vec::Vec};
 use core::fmt;
 
+use super::routes::{read_routes, Route, RouteValue};
 use crate::config::{check_endpoint_url, is_header_name, Config, ConfigInput, Source, UrlParser};
 use crate::error::TokenError;
 use crate::options::*;
@@ -29,7 +30,80 @@ pub enum Access {
     Anonymous,
 }
 
-/// The validated proxy configuration.
+/// What the Worker reads from its `env`: vars and secrets by name, and its service bindings.
+pub trait WorkerEnv {
+    /// The var or secret `name` as text (a number or boolean var as its text); `None` when
+    /// unset or not text.
+    fn var(&self, name: &str) -> Option<String>;
+    /// Whether `name` is a service binding (something with a `fetch`).
+    fn is_service(&self, name: &str) -> bool;
+}
+
+/// The Worker's configuration: its routes, and what they share.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    /// As `ROUTES` lists them; for the single-origin vars, one route with an empty prefix.
+    pub routes: Vec<Route>,
+    /// The header callers put their key in, lowercased.
+    pub key_header: String,
+    /// `LOG_LEVEL=debug`: one structured line per request.
+    pub debug_log: bool,
+}
+
+/// The vars that hold for every route; with `ROUTES`, the other vars (but secrets, which
+/// routes name) must be unset: each route holds its own settings.
+const SHARED: [&Setting; 5] = [
+    &ROUTES,
+    &PROXY_KEYS,
+    &PROXY_KEY_HEADER,
+    &ALLOW_ANONYMOUS,
+    &LOG_LEVEL,
+];
+
+/// Builds the Worker's configuration: from `ROUTES` (`routes`, as read from JSON) when it is
+/// set, else from the single-origin vars, as one route for every path.
+pub fn gateway_config(
+    routes: Option<&RouteValue>,
+    env: &impl WorkerEnv,
+    urls: &impl UrlParser,
+) -> Result<Gateway, TokenError> {
+    let Some(routes) = routes else {
+        let single = proxy_config(|name| env.var(name), urls)?;
+        let route = Route {
+            prefix: String::new(),
+            keep_prefix: false,
+            base: single.origin_base,
+            service: None,
+            client: single.client,
+            access: single.access,
+        };
+        return Ok(Gateway {
+            routes: vec![route],
+            key_header: single.key_header,
+            debug_log: single.debug_log,
+        });
+    };
+    let vars = Vars(|name: &str| env.var(name));
+    let stray = SETTINGS.iter().find(|setting| {
+        !setting.name.var.is_empty()
+            && setting.kind != Kind::Secret
+            && !SHARED.contains(setting)
+            && vars.get(setting.name).is_some()
+    });
+    if let Some(setting) = stray {
+        let var = setting.name.var;
+        let message = ["ROUTES is set, and so is ", var, ": each route holds its own settings, so move it into the routes (the npm option names) and unset it"].concat();
+        return Err(TokenError::config(var, message));
+    }
+    let key_header = key_header(&vars)?;
+    Ok(Gateway {
+        routes: read_routes(routes, env, urls)?,
+        key_header,
+        debug_log: debug_log(&vars),
+    })
+}
+
+/// The validated configuration of the single-origin vars.
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
     /// The token client's configuration.
@@ -145,24 +219,47 @@ pub fn proxy_config(
         urls,
     )?;
 
-    let keys: Vec<ProxyKey> = vars
-        .secret(PROXY_KEYS.name)
-        .unwrap_or_default()
+    Ok(ProxyConfig {
+        client,
+        origin_base,
+        access: access(&vars)?,
+        key_header: key_header(&vars)?,
+        debug_log: debug_log(&vars),
+    })
+}
+
+/// The comma-separated keys of a `PROXY_KEYS`-like secret; `None` when it holds none.
+pub(super) fn keys_from(secret: Option<String>) -> Option<Vec<ProxyKey>> {
+    let keys: Vec<ProxyKey> = secret?
         .split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .map(|k| ProxyKey(ClientSecret::new(k)))
         .collect();
-    let access = match (keys.is_empty(), vars.flag(ALLOW_ANONYMOUS.name)?) {
-        (false, _) => Access::Keys(keys),
-        (true, true) => Access::Anonymous,
-        (true, false) => {
-            return Err(TokenError::config(
-                PROXY_KEYS.name.var,
-                "PROXY_KEYS is not set: set it (wrangler secret put PROXY_KEYS) to the comma-separated keys callers may present, or ALLOW_ANONYMOUS=true if this Worker is reached only through service bindings",
-            ))
-        }
-    };
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// Who may call: the keys of `PROXY_KEYS`, or anyone with `ALLOW_ANONYMOUS=true`.
+fn access(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Access, TokenError> {
+    match (keys_from(vars.secret(PROXY_KEYS.name)), vars.flag(ALLOW_ANONYMOUS.name)?) {
+        (Some(keys), _) => Ok(Access::Keys(keys)),
+        (None, true) => Ok(Access::Anonymous),
+        (None, false) => Err(TokenError::config(
+            PROXY_KEYS.name.var,
+            "PROXY_KEYS is not set: set it (wrangler secret put PROXY_KEYS) to the comma-separated keys callers may present, or ALLOW_ANONYMOUS=true if this Worker is reached only through service bindings",
+        )),
+    }
+}
+
+impl Access {
+    /// Who may call a route that names no `keys` of its own: as for the single-origin vars.
+    pub(super) fn from_env(env: &impl WorkerEnv) -> Result<Self, TokenError> {
+        access(&Vars(|name: &str| env.var(name)))
+    }
+}
+
+/// `PROXY_KEY_HEADER`, lowercased.
+fn key_header(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<String, TokenError> {
     let key_header = vars
         .get(PROXY_KEY_HEADER.name)
         .unwrap_or_else(|| PROXY_KEY_HEADER.default.into())
@@ -173,20 +270,18 @@ pub fn proxy_config(
             "PROXY_KEY_HEADER must be a valid HTTP header name such as X-Proxy-Key",
         ));
     }
-    Ok(ProxyConfig {
-        client,
-        origin_base,
-        access,
-        key_header,
-        debug_log: vars
-            .get(LOG_LEVEL.name)
-            .is_some_and(|l| l.eq_ignore_ascii_case("debug")),
-    })
+    Ok(key_header)
+}
+
+/// `LOG_LEVEL=debug`.
+fn debug_log(vars: &Vars<impl Fn(&str) -> Option<String>>) -> bool {
+    vars.get(LOG_LEVEL.name)
+        .is_some_and(|l| l.eq_ignore_ascii_case("debug"))
 }
 
 /// The base requests are appended to: `https://Api.example.com:8443/v1/` →
 /// `https://api.example.com:8443/v1` (scheme and host lowercased, no trailing slash).
-fn origin_base(url: &str) -> Result<String, TokenError> {
+pub(super) fn origin_base(url: &str) -> Result<String, TokenError> {
     let bad = || {
         TokenError::config("ORIGIN_URL", "ORIGIN_URL must be an absolute http(s) URL without query, fragment or credentials, such as https://api.example.com/v1")
     };

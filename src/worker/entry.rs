@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use std::borrow::Cow;
 
-use js_sys::{Date, Object, Promise, Reflect};
+use js_sys::{Array, Date, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Headers, ResponseInit, Url};
@@ -15,14 +15,14 @@ use worker::Env;
 
 use super::access::check_access;
 use super::answer::{json_error, json_escape, server_timing, token_failure, TokenSource};
-use super::config::{proxy_config, ProxyConfig};
+use super::config::{gateway_config, WorkerEnv};
 use super::engine::{access_token_of, Bearer, Engine, Failure, Got};
 use super::headers::{connection_names, hop_by_hop_headers, request_headers_to_drop};
 use super::http::{network_from, Fetcher};
+use super::routes::{read_routes_error, route_for, Route, RouteValue};
 use super::upstream::{buffer_for_replay, path_and_query, upstream_url};
 use crate::error::TokenError;
 use crate::js::Platform;
-use crate::options::SETTINGS;
 
 // One boundary crossing each, where the web_sys calls would take one per header. Strings
 // that are the same for every request cross as JS strings made once (`&JsValue`).
@@ -32,6 +32,7 @@ extern "C" {
     fn copy_without(headers: &Headers, dropped: &JsValue) -> Result<Headers, JsValue>;
     #[wasm_bindgen(js_name = sendUpstream, catch)]
     fn send_upstream(
+        via: &JsValue,
         url: &str,
         method: &str,
         headers: &Headers,
@@ -42,12 +43,14 @@ extern "C" {
     #[wasm_bindgen(js_name = forwardFresh)]
     #[allow(clippy::too_many_arguments)]
     fn forward_fresh(
+        via: &JsValue,
         url: &str,
         request: &web_sys::Request,
         dropped: &JsValue,
         name: &JsValue,
         value: &JsValue,
         ctx: &JsValue,
+        route: u32,
         started: f64,
         on_response: &js_sys::Function,
         on_error: &js_sys::Function,
@@ -65,12 +68,25 @@ extern "C" {
 /// The isolate's proxy: built from the first `env` seen, rebuilt if a request brings another.
 struct Proxy {
     env: JsValue,
-    config: ProxyConfig,
-    engine: Engine,
-    /// The request headers always dropped.
-    request_drop: Names,
+    /// The routes, each with its own token engine.
+    gates: Vec<Gate>,
+    /// The header callers put their key in, lowercased.
+    key_header: String,
+    /// `LOG_LEVEL=debug`.
+    debug_log: bool,
     /// The response headers always dropped.
     response_drop: Names,
+}
+
+/// A route and what serving it takes: its own engine (cache, single flight, cooldown), so
+/// that one route's token endpoint failing slows no other.
+struct Gate {
+    route: Route,
+    engine: Engine,
+    /// What the origin is fetched through: the global object, or the service binding.
+    via: JsValue,
+    /// The request headers always dropped.
+    request_drop: Names,
     /// The header that carries the token.
     header_name: JsValue,
     /// `Server-Timing` for a token served from memory.
@@ -125,7 +141,8 @@ pub fn fetch(request: web_sys::Request, env: Env, ctx: JsValue) -> Promise {
     let proxy = match proxy_for(&env) {
         Ok(proxy) => proxy,
         Err(error) => {
-            // The answer names the var; the log has the whole message (it may quote a value).
+            // The answer names the var or route and field; the log has the whole message (it
+            // may quote a value).
             web_sys::console::error_1(&error.message().into());
             let answer = token_failure(&error, None);
             return settle(json_response(500, None, &answer.body));
@@ -140,30 +157,29 @@ pub fn fetch(request: web_sys::Request, env: Env, ctx: JsValue) -> Promise {
 /// [`fetch`] with a configured proxy: an error here is answered by [`settle`].
 fn handle(proxy: Rc<Proxy>, request: web_sys::Request, ctx: JsValue) -> Result<Promise, JsValue> {
     // Only the debug log line reads the start time.
-    let started = if proxy.config.debug_log {
-        Date::now()
-    } else {
-        0.0
-    };
+    let started = if proxy.debug_log { Date::now() } else { 0.0 };
     let headers = request.headers();
-    let target = match admit(&proxy, &request, &headers, started)? {
-        Ok(target) => target,
+    let (index, target) = match admit(&proxy, &request, &headers, started)? {
+        Ok(admitted) => admitted,
         Err(refusal) => return Ok(Promise::resolve(JsValue::from(refusal).as_ref())),
     };
+    let gate = &proxy.gates[index];
     let connection = headers.get("connection").ok().flatten().unwrap_or_default();
-    let dropped = proxy.request_drop.with_connection(&connection);
+    let dropped = gate.request_drop.with_connection(&connection);
     // No body and a fresh token: no future at all (the debug log line is written on this
     // path too, by the callbacks).
     if request.body().is_none() {
-        if let Some(bearer) = proxy.engine.fresh_bearer() {
+        if let Some(bearer) = gate.engine.fresh_bearer() {
             return Ok(CALLBACKS.with(|callbacks| {
                 forward_fresh(
+                    &gate.via,
                     &target,
                     &request,
                     &dropped,
-                    &proxy.header_name,
+                    &gate.header_name,
                     &bearer.header_value,
                     &ctx,
+                    index as u32,
                     started,
                     callbacks.on_response.as_ref().unchecked_ref(),
                     callbacks.on_error.as_ref().unchecked_ref(),
@@ -173,7 +189,11 @@ fn handle(proxy: Rc<Proxy>, request: web_sys::Request, ctx: JsValue) -> Result<P
     }
     let outbound = copy_without(&headers, &dropped)?;
     Ok(future_to_promise(async move {
-        let answer = forward(&proxy, &request, &ctx, &target, &outbound, started, false).await;
+        let gate = &proxy.gates[index];
+        let answer = forward(
+            &proxy, gate, &request, &ctx, &target, &outbound, started, false,
+        )
+        .await;
         Ok(settle(answer).into())
     }))
 }
@@ -196,7 +216,7 @@ fn settle(answer: Result<web_sys::Response, JsValue>) -> Promise {
     }
 }
 
-/// `(response, status, Connection header, request, header value, ctx, started) -> answer`.
+/// `(response, status, Connection header, request, header value, ctx, route, started) -> answer`.
 type OnResponse = dyn Fn(
     web_sys::Response,
     u16,
@@ -204,11 +224,12 @@ type OnResponse = dyn Fn(
     web_sys::Request,
     JsValue,
     JsValue,
+    u32,
     f64,
 ) -> JsValue;
 
-/// `(error, request, started) -> answer`.
-type OnError = dyn Fn(JsValue, web_sys::Request, f64) -> JsValue;
+/// `(error, request, route, started) -> answer`.
+type OnError = dyn Fn(JsValue, web_sys::Request, u32, f64) -> JsValue;
 
 /// The callbacks of the no-future path, made once per isolate.
 struct Callbacks {
@@ -223,15 +244,30 @@ thread_local! {
     };
 }
 
+/// The proxy and the route a callback of the no-future path was made for.
+fn current_gate(route: u32) -> Option<(Rc<Proxy>, usize)> {
+    let proxy = PROXY.with(|p| p.borrow().clone())?;
+    let index = route as usize;
+    (index < proxy.gates.len()).then_some((proxy, index))
+}
+
 /// The origin could not be reached with a fresh token: a 502, logged.
-fn on_upstream_error(error: JsValue, request: web_sys::Request, started: f64) -> JsValue {
+fn on_upstream_error(
+    error: JsValue,
+    request: web_sys::Request,
+    route: u32,
+    started: f64,
+) -> JsValue {
     let answer = origin_unreachable(&error);
-    if let (Some(proxy), Ok(answer)) = (PROXY.with(|p| p.borrow().clone()), &answer) {
+    if let (Some((proxy, index)), Ok(answer)) = (current_gate(route), &answer) {
+        let gate = Some(&proxy.gates[index]);
+        let source = Some(TokenSource::Cache);
         log(
             &proxy,
+            gate,
             &request,
             answer.status(),
-            Some(TokenSource::Cache),
+            source,
             started,
             None,
         );
@@ -242,6 +278,7 @@ fn on_upstream_error(error: JsValue, request: web_sys::Request, started: f64) ->
 /// The origin answered a request sent with a fresh token (`header_value`) with `status` (and
 /// maybe a `Connection` header): relay the answer, or, when the origin refused the token, drop
 /// it and send the request once more with a new one.
+#[allow(clippy::too_many_arguments)]
 fn on_upstream_response(
     response: web_sys::Response,
     status: u16,
@@ -249,44 +286,58 @@ fn on_upstream_response(
     request: web_sys::Request,
     header_value: JsValue,
     ctx: JsValue,
+    route: u32,
     started: f64,
 ) -> JsValue {
-    let Some(proxy) = PROXY.with(|p| p.borrow().clone()) else {
+    let Some((proxy, index)) = current_gate(route) else {
         return settle(Err("the proxy is gone".into())).into();
     };
-    let relayed = |proxy: &Proxy| {
+    let relayed = |proxy: &Proxy, gate: &Gate| {
         let connection = connection.as_deref().unwrap_or_default();
         // `then` takes the Response itself; only a fault needs a promise.
-        match relay(proxy, &response, connection, &proxy.cache_timing) {
+        match relay(proxy, &response, connection, &gate.cache_timing) {
             Ok(answer) => {
                 // The hot path: the status crosses the boundary only for the debug log.
-                if proxy.config.debug_log {
+                if proxy.debug_log {
                     let source = Some(TokenSource::Cache);
-                    log(proxy, &request, answer.status(), source, started, None);
+                    log(
+                        proxy,
+                        Some(gate),
+                        &request,
+                        answer.status(),
+                        source,
+                        started,
+                        None,
+                    );
                 }
                 JsValue::from(answer)
             }
             Err(fault) => settle(Err(fault)).into(),
         }
     };
+    let gate = &proxy.gates[index];
     if status != 401 {
-        proxy.engine.accepted(&header_value);
-        return relayed(&proxy);
+        gate.engine.accepted(&header_value);
+        return relayed(&proxy, gate);
     }
     let header_value = header_value.as_string().unwrap_or_default();
-    if !proxy.engine.refused(access_token_of(&header_value)) {
-        return relayed(&proxy);
+    if !gate.engine.refused(access_token_of(&header_value)) {
+        return relayed(&proxy, gate);
     }
     discard(&response);
     future_to_promise(async move {
         let answer = async {
             let headers = request.headers();
             match admit(&proxy, &request, &headers, started)? {
-                Ok(target) => {
+                Ok((index, target)) => {
+                    let gate = &proxy.gates[index];
                     let connection = headers.get("connection")?.unwrap_or_default();
-                    let dropped = proxy.request_drop.with_connection(&connection);
+                    let dropped = gate.request_drop.with_connection(&connection);
                     let outbound = copy_without(&headers, &dropped)?;
-                    forward(&proxy, &request, &ctx, &target, &outbound, started, true).await
+                    forward(
+                        &proxy, gate, &request, &ctx, &target, &outbound, started, true,
+                    )
+                    .await
                 }
                 Err(refusal) => Ok(refusal),
             }
@@ -296,13 +347,88 @@ fn on_upstream_response(
     .into()
 }
 
-/// A var as a string, whether `[vars]` gave a string, a number or a boolean.
-fn read_var(env: &Env, name: &str) -> Option<String> {
-    let value = Reflect::get(env, &JsValue::from_str(name)).ok()?;
-    value
-        .as_string()
-        .or_else(|| value.as_f64().map(|n| n.to_string()))
-        .or_else(|| value.as_bool().map(|b| b.to_string()))
+/// The Worker's `env` as the configuration reads it.
+struct EnvVars<'a>(&'a Env);
+
+impl EnvVars<'_> {
+    fn get(&self, name: &str) -> Option<JsValue> {
+        Reflect::get(self.0, &JsValue::from_str(name))
+            .ok()
+            .filter(|value| !value.is_undefined() && !value.is_null())
+    }
+
+    /// `ROUTES` as a JSON value: a `[[vars.ROUTES]]` table arrives as an array, a JSON
+    /// string is read with the platform's `JSON.parse`. `None` when it is unset.
+    fn routes(&self) -> Option<Result<RouteValue, TokenError>> {
+        let value = self.get("ROUTES")?;
+        let value = match value.as_string() {
+            Some(text) if text.trim().is_empty() => return None,
+            Some(text) => match js_sys::JSON::parse(&text) {
+                Ok(parsed) => parsed,
+                Err(_) => return Some(Err(read_routes_error())),
+            },
+            None => value,
+        };
+        Some(route_value(&value, 0).ok_or_else(read_routes_error))
+    }
+}
+
+/// How deep `ROUTES` may nest: routes, a route, a group or secret, and their values.
+const MAX_ROUTES_DEPTH: u8 = 6;
+
+/// A JSON-shaped JS value as a [`RouteValue`]: objects by their own enumerable properties,
+/// nothing read through a prototype. `None` for what JSON cannot hold (a function, a symbol)
+/// or nests deeper than any route does.
+fn route_value(value: &JsValue, depth: u8) -> Option<RouteValue> {
+    if depth > MAX_ROUTES_DEPTH {
+        return None;
+    }
+    let read = if value.is_null() || value.is_undefined() {
+        RouteValue::Null
+    } else if let Some(flag) = value.as_bool() {
+        RouteValue::Flag(flag)
+    } else if let Some(number) = value.as_f64() {
+        RouteValue::Number(number)
+    } else if let Some(text) = value.as_string() {
+        RouteValue::Text(text)
+    } else if Array::is_array(value) {
+        let items = value.unchecked_ref::<Array>().iter();
+        RouteValue::List(
+            items
+                .map(|item| route_value(&item, depth + 1))
+                .collect::<Option<_>>()?,
+        )
+    } else if value.is_object() && !value.is_function() {
+        let mut fields = Vec::new();
+        for entry in Object::entries(value.unchecked_ref()).iter() {
+            let entry: Array = entry.unchecked_into();
+            fields.push((
+                entry.get(0).as_string()?,
+                route_value(&entry.get(1), depth + 1)?,
+            ));
+        }
+        RouteValue::Object(fields)
+    } else {
+        return None;
+    };
+    Some(read)
+}
+
+impl WorkerEnv for EnvVars<'_> {
+    /// A var as a string, whether `[vars]` gave a string, a number or a boolean.
+    fn var(&self, name: &str) -> Option<String> {
+        let value = self.get(name)?;
+        value
+            .as_string()
+            .or_else(|| value.as_f64().map(|n| n.to_string()))
+            .or_else(|| value.as_bool().map(|b| b.to_string()))
+    }
+
+    fn is_service(&self, name: &str) -> bool {
+        self.get(name)
+            .and_then(|binding| Reflect::get(&binding, &"fetch".into()).ok())
+            .is_some_and(|fetch| fetch.is_function())
+    }
 }
 
 fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
@@ -310,19 +436,35 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     if let Some(proxy) = cached.filter(|p| Object::is(&p.env, env)) {
         return Ok(proxy);
     }
-    // Only the vars of the settings table: nothing else in `env` is read.
-    let declared = |name: &str| SETTINGS.iter().any(|s| s.name.var == name);
-    let var = |name: &str| declared(name).then(|| read_var(env, name)).flatten();
-    let config = proxy_config(var, &Platform)?;
-    let engine = Engine::new(config.client.clone(), Fetcher::global()?);
+    let vars = EnvVars(env);
+    let routes = vars.routes().transpose()?;
+    let gateway = gateway_config(routes.as_ref(), &vars, &Platform)?;
+    let mut gates = Vec::with_capacity(gateway.routes.len());
+    for route in gateway.routes {
+        let via = match &route.service {
+            None => js_sys::global().into(),
+            Some(name) => vars.get(name).unwrap_or_default(),
+        };
+        let timing = server_timing(TokenSource::Cache, 0.0, &route.prefix);
+        gates.push(Gate {
+            engine: Engine::new(route.client.clone(), Fetcher::global()?),
+            via,
+            request_drop: Names::new(request_headers_to_drop(
+                &gateway.key_header,
+                &route.client.header_name,
+                "",
+            )),
+            header_name: JsValue::from_str(&route.client.header_name),
+            cache_timing: JsValue::from_str(&timing),
+            route,
+        });
+    }
     let proxy = Rc::new(Proxy {
         env: env.clone().into(),
-        request_drop: Names::new(request_headers_to_drop(&config, "")),
+        gates,
+        key_header: gateway.key_header,
+        debug_log: gateway.debug_log,
         response_drop: Names::new(hop_by_hop_headers("")),
-        header_name: JsValue::from_str(&config.client.header_name),
-        cache_timing: JsValue::from_str(&server_timing(TokenSource::Cache, 0.0)),
-        config,
-        engine,
     });
     PROXY.with(|p| p.replace(Some(proxy.clone())));
     Ok(proxy)
@@ -354,21 +496,21 @@ struct TokenFailure {
 /// A caller waits for a renewal at most `maxWaitMs` (and a little for the timers): the
 /// renewal's own attempts end by then; one that has not has been dropped by the platform.
 async fn bearer(
-    proxy: &Proxy,
+    gate: &Gate,
     ctx: &JsValue,
 ) -> Result<Result<(Rc<Bearer>, bool), TokenFailure>, JsValue> {
-    if let Some(bearer) = proxy.engine.fresh_bearer() {
+    if let Some(bearer) = gate.engine.fresh_bearer() {
         return Ok(Ok((bearer, true)));
     }
-    let outcome = match proxy.engine.get(ctx) {
+    let outcome = match gate.engine.get(ctx) {
         Got::Now(outcome) => outcome.map(|bearer| (bearer, true)),
         Got::Wait(flight) => {
-            let max_wait_ms = proxy.config.client.max_wait_ms;
+            let max_wait_ms = gate.route.client.max_wait_ms;
             let waited = with_deadline(&flight.promise, (max_wait_ms + 250) as f64);
             // `true`: the renewal ended; `false`: another waiter abandoned it; undefined: the
             // deadline passed first, and this waiter abandons it.
             if JsFuture::from(waited).await.is_ok_and(|v| v.is_undefined()) {
-                proxy.engine.abandon(&flight);
+                gate.engine.abandon(&flight);
             }
             let dropped = || {
                 let error = TokenError::Timeout {
@@ -398,34 +540,43 @@ async fn bearer(
     }
 }
 
-/// Checks the caller's key and the path: the upstream URL, or the (logged) refusal.
+/// Finds the route, checks the caller's key for it and the path: the route's index and the
+/// upstream URL, or the (logged) refusal.
 fn admit(
     proxy: &Proxy,
     request: &web_sys::Request,
     headers: &Headers,
     started: f64,
-) -> Result<Result<String, web_sys::Response>, JsValue> {
-    let config = &proxy.config;
-    if check_access(&config.access, headers.get(&config.key_header)?.as_deref()).is_err() {
+) -> Result<Result<(usize, String), web_sys::Response>, JsValue> {
+    let url = request.url();
+    let routes = proxy.gates.iter().map(|g| &g.route);
+    let Some((index, path)) = route_for(routes, path_and_query(&url)) else {
+        let message = "no route serves this path";
+        return refuse(proxy, None, request, 404, "no_route", message, started).map(Err);
+    };
+    let route = &proxy.gates[index].route;
+    let gate = Some(&proxy.gates[index]);
+    let presented = headers.get(&proxy.key_header)?;
+    if check_access(&route.access, presented.as_deref()).is_err() {
         let message = format!(
             "present one of the proxy keys in the {} header",
-            config.key_header
+            proxy.key_header
         );
-        return refuse(proxy, request, 401, "unauthorized", &message, started).map(Err);
+        return refuse(proxy, gate, request, 401, "unauthorized", &message, started).map(Err);
     }
-    let url = request.url();
-    let Ok(target) = upstream_url(config, path_and_query(&url)) else {
+    let Ok(target) = upstream_url(&route.base, &path.to_path()) else {
         let message = "the path must not contain dot segments, backslashes or control characters";
-        return refuse(proxy, request, 400, "bad_path", message, started).map(Err);
+        return refuse(proxy, gate, request, 400, "bad_path", message, started).map(Err);
     };
-    Ok(Ok(target))
+    Ok(Ok((index, target)))
 }
-
 /// Sends the request with a token, waiting for one if need be; after an origin 401, drops
 /// the token and sends once more with a new one if the body can be replayed. `refused`: the
 /// previous attempt's token was refused already (no further retry).
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     proxy: &Proxy,
+    gate: &Gate,
     request: &web_sys::Request,
     ctx: &JsValue,
     target: &str,
@@ -456,71 +607,82 @@ async fn forward(
     };
 
     let token_started = Date::now();
-    let (mut bearer, mut source) = match self::bearer(proxy, ctx).await? {
+    let (mut bearer, mut source) = match self::bearer(gate, ctx).await? {
         Ok((bearer, _)) if refused => (bearer, TokenSource::Refresh),
         Ok((bearer, true)) => (bearer, TokenSource::Cache),
         Ok((bearer, false)) => (bearer, TokenSource::Fetch),
-        Err(failure) => return Ok(logged(proxy, request, failure, started)),
+        Err(failure) => return Ok(logged(proxy, gate, request, failure, started)),
     };
     let mut token_ms = Date::now() - token_started;
 
-    let mut response = send(proxy, target, &method, outbound, &bearer, body.as_ref()).await?;
+    let mut response = send(gate, target, &method, outbound, &bearer, body.as_ref()).await?;
     let mut retried = refused;
     while response.status() == 401 {
         // A refused token is renewed at most once per request, and not at all when it had
         // replaced a refused one itself (the cache counts that as a failure).
-        if !replayable || !proxy.engine.refused(&bearer.access_token) || retried {
+        if !replayable || !gate.engine.refused(&bearer.access_token) || retried {
             break;
         }
         retried = true;
         discard(&response);
         let refresh_started = Date::now();
-        bearer = match self::bearer(proxy, ctx).await? {
+        bearer = match self::bearer(gate, ctx).await? {
             Ok((found, _)) => found,
-            Err(failure) => return Ok(logged(proxy, request, failure, started)),
+            Err(failure) => return Ok(logged(proxy, gate, request, failure, started)),
         };
         token_ms += Date::now() - refresh_started;
         source = TokenSource::Refresh;
-        response = send(proxy, target, &method, outbound, &bearer, body.as_ref()).await?;
+        response = send(gate, target, &method, outbound, &bearer, body.as_ref()).await?;
     }
     if response.status() != 401 {
-        proxy.engine.accepted(&bearer.header_value);
+        gate.engine.accepted(&bearer.header_value);
     }
 
-    let timing = JsValue::from_str(&server_timing(source, token_ms));
+    let timing = JsValue::from_str(&server_timing(source, token_ms, &gate.route.prefix));
     let connection = response.headers().get("connection")?.unwrap_or_default();
     let answer = relay(proxy, &response, &connection, &timing)?;
-    log(proxy, request, answer.status(), Some(source), started, None);
+    log(
+        proxy,
+        Some(gate),
+        request,
+        answer.status(),
+        Some(source),
+        started,
+        None,
+    );
     Ok(answer)
 }
 
 /// A token-failure answer, logged like every other.
 fn logged(
     proxy: &Proxy,
+    gate: &Gate,
     request: &web_sys::Request,
     failure: TokenFailure,
     started: f64,
 ) -> web_sys::Response {
     let status = failure.answer.status();
-    log(proxy, request, status, None, started, Some(&failure.detail));
+    let detail = Some(failure.detail.as_str());
+    log(proxy, Some(gate), request, status, None, started, detail);
     failure.answer
 }
 
 fn refuse(
     proxy: &Proxy,
+    gate: Option<&Gate>,
     request: &web_sys::Request,
     status: u16,
     error: &str,
     message: &str,
     started: f64,
 ) -> Result<web_sys::Response, JsValue> {
-    log(proxy, request, status, None, started, None);
+    log(proxy, gate, request, status, None, started, None);
     json_response(status, None, &json_error(error, error, message))
 }
 
 /// Sends the request to the origin with the token; redirects come back unfollowed.
 async fn send(
-    proxy: &Proxy,
+    gate: &Gate,
     target: &str,
     method: &str,
     headers: &Headers,
@@ -530,10 +692,11 @@ async fn send(
     // The outbound copy is this request's own: setting the token replaces any earlier one.
     let none = JsValue::UNDEFINED;
     let pending = send_upstream(
+        &gate.via,
         target,
         method,
         headers,
-        &proxy.header_name,
+        &gate.header_name,
         &bearer.header_value,
         body.unwrap_or(&none),
     )?;
@@ -573,17 +736,18 @@ fn discard(response: &web_sys::Response) {
 }
 
 /// One structured line per request with `LOG_LEVEL=debug`: method, path (no query: it may
-/// carry keys), status, token source, time, and a token failure's cleaned message. Never a
-/// header value or a token.
+/// carry keys), the route's prefix (with `ROUTES`), status, token source, time, and a token
+/// failure's cleaned message. Never a header value or a token.
 fn log(
     proxy: &Proxy,
+    gate: Option<&Gate>,
     request: &web_sys::Request,
     status: u16,
     source: Option<TokenSource>,
     started: f64,
     error: Option<&str>,
 ) {
-    if !proxy.config.debug_log {
+    if !proxy.debug_log {
         return;
     }
     let path = Url::new(&request.url())
@@ -599,8 +763,15 @@ fn log(
     let error = error.map_or(String::new(), |text| {
         format!(",\"error\":\"{}\"", json_escape(text))
     });
+    // The prefix is checked printable ASCII without quotes or backslashes.
+    let route = match gate {
+        Some(gate) if !gate.route.prefix.is_empty() => {
+            format!(",\"route\":\"{}\"", gate.route.prefix)
+        }
+        _ => String::new(),
+    };
     let line = format!(
-        "{{\"edgeOauth\":\"request\",\"method\":\"{}\",\"path\":\"{}\",\"status\":{status},\"token\":\"{token}\",\"ms\":{:.1}{error}}}",
+        "{{\"edgeOauth\":\"request\",\"method\":\"{}\",\"path\":\"{}\"{route},\"status\":{status},\"token\":\"{token}\",\"ms\":{:.1}{error}}}",
         json_escape(&request.method()),
         json_escape(&path),
         Date::now() - started,

@@ -1,7 +1,5 @@
 //! Which headers travel: hop-by-hop ones and a caller's credentials never do.
 
-use super::config::ProxyConfig;
-
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
 const HOP_BY_HOP: [&str; 9] = [
     "connection",
@@ -20,15 +18,11 @@ const HOP_BY_HOP: [&str; 9] = [
 /// Worker's own token) and `Authorization` even when the token goes elsewhere: a caller's
 /// credentials never pass through. Header names compare case-insensitively.
 pub fn request_headers_to_drop<'a>(
-    config: &'a ProxyConfig,
+    key_header: &'a str,
+    header_name: &'a str,
     connection: &'a str,
 ) -> impl Iterator<Item = &'a str> {
-    hop_by_hop_headers(connection).chain([
-        "host",
-        "authorization",
-        config.key_header.as_str(),
-        config.client.header_name.as_str(),
-    ])
+    hop_by_hop_headers(connection).chain(["host", "authorization", key_header, header_name])
 }
 
 /// The hop-by-hop headers: the standard ones and those the `Connection` header names. They

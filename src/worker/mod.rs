@@ -10,6 +10,7 @@ pub mod access;
 pub mod answer;
 pub mod config;
 pub mod headers;
+pub mod routes;
 pub mod upstream;
 
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]

@@ -34,25 +34,29 @@ export async function readCapped(response, limit) {
   return new Blob(chunks).text();
 }
 
-/** Sends to the origin with the token header set; redirects come back unfollowed. */
-export function sendUpstream(url, method, headers, name, value, body) {
+/**
+ * Sends to the origin with the token header set, through `via` (the global object, or a
+ * service binding); redirects come back unfollowed.
+ */
+export function sendUpstream(via, url, method, headers, name, value, body) {
   headers.set(name, value);
-  return fetch(url, { method, headers, body, redirect: 'manual' });
+  return via.fetch(url, { method, headers, body, redirect: 'manual' });
 }
 
 /**
  * Sends a request that has no body to the origin with a fresh token, with no Rust future in
  * between: the origin's response goes to `onResponse(response, status, connection, request,
- * value, ctx, started)` (status and Connection header read here, each a crossing fewer), a
- * failure to `onError(error, request, started)`. `started`: when the request came, for the
- * debug log line.
+ * value, ctx, route, started)` (status and Connection header read here, each a crossing
+ * fewer), a failure to `onError(error, request, route, started)`. `via`: as for
+ * `sendUpstream`; `route`: the route's index; `started`: when the request came, for the debug
+ * log line.
  */
-export function forwardFresh(url, request, dropped, name, value, ctx, started, onResponse, onError) {
+export function forwardFresh(via, url, request, dropped, name, value, ctx, route, started, onResponse, onError) {
   const headers = copyWithout(request.headers, dropped);
   headers.set(name, value);
-  return fetch(url, { method: request.method, headers, redirect: 'manual' }).then(
-    (response) => onResponse(response, response.status, response.headers.get('connection'), request, value, ctx, started),
-    (error) => onError(error, request, started),
+  return via.fetch(url, { method: request.method, headers, redirect: 'manual' }).then(
+    (response) => onResponse(response, response.status, response.headers.get('connection'), request, value, ctx, route, started),
+    (error) => onError(error, request, route, started),
   );
 }
 

@@ -4,7 +4,6 @@
 use alloc::{format, string::String};
 
 use super::access::Refusal;
-use super::config::ProxyConfig;
 
 /// Request bodies up to this size are buffered so the request can be retried after a 401.
 pub const REPLAY_LIMIT_BYTES: u64 = 64 * 1024;
@@ -22,10 +21,10 @@ pub fn path_and_query(url: &str) -> &str {
     }
 }
 
-/// The URL to forward to: the inbound path and query appended to the origin's base path.
+/// The URL to forward to: the inbound path and query appended to the base (`origin_base`).
 /// `path_and_query` is what the runtime parsed (it starts with `/`); dot segments, raw or
 /// percent-encoded, are refused even so, and the result always starts with the origin.
-pub fn upstream_url(config: &ProxyConfig, path_and_query: &str) -> Result<String, Refusal> {
+pub fn upstream_url(base: &str, path_and_query: &str) -> Result<String, Refusal> {
     let (path, query) =
         path_and_query.split_at(path_and_query.find('?').unwrap_or(path_and_query.len()));
     if !path.starts_with('/') || path.contains('\\') || path.chars().any(char::is_control) {
@@ -43,7 +42,7 @@ pub fn upstream_url(config: &ProxyConfig, path_and_query: &str) -> Result<String
     if dot_segment {
         return Err(Refusal::BadPath);
     }
-    Ok(format!("{}{path}{query}", config.origin_base))
+    Ok(format!("{base}{path}{query}"))
 }
 
 /// Whether a request body of `length` bytes (`None`: unknown, i.e. streamed) is buffered so

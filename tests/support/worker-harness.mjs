@@ -73,11 +73,14 @@ export function ensureWorkerBuilt() {
 }
 
 /**
- * Starts the Worker in workerd with `bindings` as its vars/secrets (strings).
- * @param {{ bindings: Record<string, string>, build?: boolean }} options
+ * Starts the Worker in workerd with `bindings` as its vars/secrets (strings, or JSON values
+ * such as a `[[vars.ROUTES]]` table gives).
+ * @param {{ bindings: Record<string, unknown>, services?: Record<string, string>, build?: boolean }} options
+ *   services: more Workers in the same workerd, each an ES module script, bound to the
+ *   edge-oauth Worker as service bindings of these names;
  *   build: false skips ensureWorkerBuilt().
  */
-export async function startWorker({ bindings = {}, build = true } = {}) {
+export async function startWorker({ bindings = {}, services = {}, build = true } = {}) {
   if (build) await ensureWorkerBuilt();
   const logs = [];
   const waiters = new Set();
@@ -88,17 +91,28 @@ export async function startWorker({ bindings = {}, build = true } = {}) {
     }
     for (const waiter of waiters) waiter();
   };
-  const mf = new Miniflare({
+  const proxy = {
+    name: 'edge-oauth',
     modules: true,
     scriptPath: WORKER_SCRIPT,
     modulesRoot: BUILD_DIR,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: COMPATIBILITY_DATE,
+    bindings,
+    serviceBindings: Object.fromEntries(Object.keys(services).map((name) => [name, `service-${name}`])),
+  };
+  const others = Object.entries(services).map(([name, script]) => ({
+    name: `service-${name}`,
+    modules: true,
+    script,
+    compatibilityDate: COMPATIBILITY_DATE,
+  }));
+  const mf = new Miniflare({
     cf: false,
     host: '127.0.0.1',
     port: 0,
     handleStructuredLogs: onLog,
-    bindings,
+    workers: [proxy, ...others],
   });
   let url;
   try {
