@@ -424,19 +424,16 @@ impl Driver {
         // The Basic credentials as sent (both encodings): an echoed header decodes to them.
         let mut basic: Vec<String> = Vec::new();
         if let Some(secret) = &self.config.client_secret {
-            clear.push(secret.expose());
-            let id = &self.config.client_id;
-            for pair in [
-                [
-                    &percent_encode(id, true),
-                    ":",
-                    &percent_encode(secret.expose(), true),
-                ]
-                .concat(),
-                [id, ":", secret.expose()].concat(),
-            ] {
-                basic.push(base64_encode(pair.as_bytes()));
-            }
+            let (id, secret) = (self.config.client_id.as_str(), secret.expose());
+            clear.push(secret);
+            let encoded = [
+                &percent_encode(id, true),
+                ":",
+                &percent_encode(secret, true),
+            ]
+            .concat();
+            basic.push(base64_encode(encoded.as_bytes()));
+            basic.push(base64_encode([id, ":", secret].concat().as_bytes()));
         }
         clear.extend(basic.iter().map(String::as_str));
         if let GrantConfig::Password { username, password } = &self.config.grant {
@@ -447,10 +444,13 @@ impl Driver {
             clear.push(token.expose());
         }
         clear.extend(self.cache.access_tokens().map(|t| t.expose()));
-        clear
-            .into_iter()
-            .flat_map(|s| [s.into(), percent_encode(s, true), percent_encode(s, false)])
-            .collect()
+        let mut secrets = Vec::with_capacity(3 * clear.len());
+        for text in clear {
+            secrets.push(text.into());
+            secrets.push(percent_encode(text, true));
+            secrets.push(percent_encode(text, false));
+        }
+        secrets
     }
 
     /// The request failed: retry it, move on to the next request, or end the renewal.

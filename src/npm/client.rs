@@ -176,8 +176,8 @@ impl CoreClient {
 
     /// The error code of the attempt the last `sleep` step waits to repeat (for events).
     #[wasm_bindgen(getter, js_name = sleepCause)]
-    pub fn sleep_cause(&self) -> Option<String> {
-        self.driver.sleep_cause().map(String::from)
+    pub fn sleep_cause(&self) -> JsValue {
+        optional(self.driver.sleep_cause())
     }
 
     /// The error an aborted wait rejects with.
@@ -210,8 +210,8 @@ impl CoreClient {
 
     /// The token endpoint, once known (configured, or discovered).
     #[wasm_bindgen(getter, js_name = tokenEndpoint)]
-    pub fn token_endpoint(&self) -> Option<String> {
-        self.driver.token_endpoint().map(Into::into)
+    pub fn token_endpoint(&self) -> JsValue {
+        optional(self.driver.token_endpoint())
     }
 
     /// `{ tokenRequests, cacheHits, refreshes, failures }` as counted by the core.
@@ -227,8 +227,8 @@ impl CoreClient {
 
     /// The header that carries the token.
     #[wasm_bindgen(getter, js_name = headerName)]
-    pub fn header_name(&self) -> String {
-        self.driver.config().header_name.clone()
+    pub fn header_name(&self) -> JsValue {
+        self.driver.config().header_name.as_str().into()
     }
 
     /// The longest a caller waits for a renewal (`maxWaitMs`).
