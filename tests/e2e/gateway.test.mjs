@@ -13,19 +13,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { CLIENTS, startAuthServer, DEFAULT_RESOURCE } from '../support/auth-server.mjs';
-import { startEchoOrigin } from '../support/echo-origin.mjs';
 import { startFixtureServer } from '../support/fixture-server.mjs';
-import { INFOLINK_CLIENT, INFOLINK_USER, startInfoLinkServer } from '../support/infolink-server.mjs';
-import { startJwtApiServer } from '../support/jwt-api-server.mjs';
+import { AINUA, AINUA_TOKEN_PATH, APITURE, REALM, startSeedSystems } from '../support/seed-systems.mjs';
 import { ensureWorkerBuilt, startWorker } from '../support/worker-harness.mjs';
-
-const AINUA = { clientId: 'ainua-connector', clientSecret: 'ainua-secret-Vb71', token: 'ainua-token-Qe83-' };
-const APITURE = { clientId: 'apiture-app', clientSecret: 'apiture-secret-Mn52', token: 'apiture-token-Gh29-' };
-const REALM = CLIENTS.post;
-const KEYS = { gateway: 'gateway-key-Tz41', ainua: 'ainua-only-key-Rp06' };
-const KEYCLOAK_PATH = '/realms/apps/protocol/openid-connect/token';
-const AINUA_TOKEN_PATH = '/realms/ncp/protocol/openid-connect/token';
 
 // The second Worker behind a service binding: answers with what it saw.
 const BACKEND = `export default {
@@ -35,67 +25,24 @@ const BACKEND = `export default {
   },
 };`;
 
+let seeds;
 let ainuaIdp;
 let apitureIdp;
-let realmIdp;
 let infolink;
 let ainuaOrigin;
 let apitureOrigin;
 let realmApi;
+let KEYS;
 const workers = [];
-let tokenSerial = 0;
 
-/** A fixture token endpoint that answers each request with a new token `prefix<n>`. */
-function scriptTokens(fixture, path, prefix, count = 50) {
-  fixture.script(path, Array.from({ length: count }, () => ({
-    body: { access_token: `${prefix}${(tokenSerial += 1)}`, token_type: 'Bearer', expires_in: 300 },
-  })));
-}
-
+/** The four seed routes and a service-binding route that takes the realm's client. */
 function routes() {
   return [
-    {
-      prefix: '/ainua/',
-      origin: `${ainuaOrigin.url}/ainua-api`,
-      keycloak: { baseUrl: ainuaIdp.url, realm: 'ncp' },
-      clientId: AINUA.clientId,
-      clientSecret: { secret: 'AINUA_CLIENT_SECRET' },
-      authMethod: 'client_secret_post',
-      headerName: 'Authentication',
-      keys: 'AINUA_KEYS',
-    },
-    {
-      prefix: '/apiture/',
-      origin: apitureOrigin.url,
-      issuer: apitureIdp.url,
-      clientId: APITURE.clientId,
-      clientSecret: { secret: 'APITURE_CLIENT_SECRET' },
-      authMethod: 'client_secret_basic',
-      scope: 'banking/read banking/write',
-    },
-    {
-      prefix: '/realm/',
-      origin: realmApi.url,
-      keycloak: { baseUrl: realmIdp.issuer, realm: 'apps' },
-      clientId: REALM.clientId,
-      clientSecret: { secret: 'REALM_CLIENT_SECRET' },
-      authMethod: 'client_secret_post',
-      refreshAheadSeconds: 2,
-      expiryMarginSeconds: 1,
-    },
-    {
-      prefix: '/infolink/',
-      origin: `${infolink.url}/api/v1`,
-      tokenUrl: infolink.tokenUrl,
-      clientId: INFOLINK_CLIENT.clientId,
-      clientSecret: { secret: 'INFOLINK_CLIENT_SECRET' },
-      authMethod: 'client_secret_post',
-      grant: { type: 'password', username: INFOLINK_USER.username, password: { secret: 'INFOLINK_PASSWORD' } },
-    },
+    ...seeds.routes(),
     {
       prefix: '/svc/',
       service: 'BACKEND',
-      tokenUrl: realmIdp.tokenUrl,
+      tokenUrl: seeds.servers.realmIdp.tokenUrl,
       clientId: REALM.clientId,
       clientSecret: { secret: 'REALM_CLIENT_SECRET' },
       authMethod: 'client_secret_post',
@@ -103,17 +50,8 @@ function routes() {
   ];
 }
 
-function secrets() {
-  return {
-    AINUA_CLIENT_SECRET: AINUA.clientSecret,
-    APITURE_CLIENT_SECRET: APITURE.clientSecret,
-    REALM_CLIENT_SECRET: REALM.clientSecret,
-    INFOLINK_CLIENT_SECRET: INFOLINK_CLIENT.clientSecret,
-    INFOLINK_PASSWORD: INFOLINK_USER.password,
-    PROXY_KEYS: KEYS.gateway,
-    AINUA_KEYS: KEYS.ainua,
-  };
-}
+const secrets = () => seeds.secrets;
+const tokenCounts = () => seeds.tokenCounts();
 
 async function gateway({ routes: list = routes(), extra = {}, asString = false } = {}) {
   const worker = await startWorker({
@@ -124,8 +62,11 @@ async function gateway({ routes: list = routes(), extra = {}, asString = false }
   return worker;
 }
 
-async function call(worker, path, key = KEYS.gateway, init = {}) {
-  const res = await worker.dispatchFetch(path, { ...init, headers: { 'proxy-authorization': `Bearer ${key}`, ...(init.headers ?? {}) } });
+/** A request with a proxy key; `http: true` sends it over the socket, so that a body arrives
+ * with its length (dispatchFetch streams every body, and a streamed body is not replayed). */
+async function call(worker, path, key = KEYS.gateway, { http = false, ...init } = {}) {
+  const send = http ? worker.fetch : worker.dispatchFetch;
+  const res = await send(path, { ...init, headers: { 'proxy-authorization': `Bearer ${key}`, ...(init.headers ?? {}) } });
   const text = await res.text();
   let json;
   try {
@@ -135,13 +76,6 @@ async function call(worker, path, key = KEYS.gateway, init = {}) {
   }
   return { status: res.status, headers: res.headers, text, json };
 }
-
-const tokenCounts = () => ({
-  ainua: ainuaIdp.count(AINUA_TOKEN_PATH),
-  apiture: apitureIdp.count('/token'),
-  realm: realmIdp.tokenRequests,
-  infolink: infolink.tokenRequests,
-});
 
 /** What the Worker wrote itself, for the leak scan: every answer's headers, and the body of
  * each answer of its own (an error; a proxied body is the origin's, and the echo origins
@@ -155,25 +89,14 @@ function keep(answer) {
 
 before(async () => {
   await ensureWorkerBuilt();
-  [ainuaIdp, apitureIdp, realmIdp, infolink, ainuaOrigin, apitureOrigin] = await Promise.all([
-    startFixtureServer(),
-    startFixtureServer(),
-    startAuthServer({ tokenPath: KEYCLOAK_PATH, accessTokenTtl: 5 }),
-    startInfoLinkServer({ accessTokenTtl: 1800 }),
-    startEchoOrigin(),
-    startEchoOrigin(),
-  ]);
-  realmApi = await startJwtApiServer({ issuer: realmIdp.issuer, jwksUrl: realmIdp.jwksUrl, audience: DEFAULT_RESOURCE });
-  scriptTokens(ainuaIdp, AINUA_TOKEN_PATH, AINUA.token);
-  apitureIdp.script('/.well-known/openid-configuration', [{
-    body: { issuer: apitureIdp.url, token_endpoint: `${apitureIdp.url}/token`, token_endpoint_auth_methods_supported: ['client_secret_basic'] },
-  }]);
-  scriptTokens(apitureIdp, '/token', APITURE.token);
+  seeds = await startSeedSystems({ realmTtl: 5 });
+  ({ ainuaIdp, apitureIdp, infolink, ainuaOrigin, apitureOrigin, realmApi } = seeds.servers);
+  KEYS = seeds.keys;
 }, { timeout: 240_000 });
 
 after(async () => {
   await Promise.all(workers.map((w) => w.dispose()));
-  await Promise.all([ainuaIdp, apitureIdp, realmIdp, infolink, ainuaOrigin, apitureOrigin, realmApi].map((s) => s?.close()));
+  await seeds?.close();
 });
 
 describe('the four seed systems behind one Worker', () => {
@@ -187,7 +110,7 @@ describe('the four seed systems behind one Worker', () => {
     assert.equal(ainua.status, 200, ainua.text);
     assert.equal(ainua.json.path, '/ainua-api/v1/sources/echo', 'the prefix is replaced by the origin base');
     assert.equal(ainua.json.query, '?x=1');
-    assert.match(ainua.json.headers.authentication, new RegExp(`^Bearer ${AINUA.token}\\d+$`));
+    assert.match(ainua.json.headers.authentication, new RegExp(`^Bearer ${AINUA.tokenPrefix}\\d+$`));
     assert.equal(ainua.json.headers.authorization, undefined);
     const ainuaForm = new URLSearchParams(ainuaIdp.requestsFor(AINUA_TOKEN_PATH).at(-1).body);
     assert.equal(ainuaForm.get('grant_type'), 'client_credentials');
@@ -197,7 +120,7 @@ describe('the four seed systems behind one Worker', () => {
     const apiture = keep(await call(worker, '/apiture/accounts/echo'));
     assert.equal(apiture.status, 200, apiture.text);
     assert.equal(apiture.json.path, '/accounts/echo');
-    assert.match(apiture.json.headers.authorization, new RegExp(`^Bearer ${APITURE.token}\\d+$`));
+    assert.match(apiture.json.headers.authorization, new RegExp(`^Bearer ${APITURE.tokenPrefix}\\d+$`));
     const apitureRequest = apitureIdp.requestsFor('/token').at(-1);
     const basic = Buffer.from(`${APITURE.clientId}:${APITURE.clientSecret}`).toString('base64');
     assert.equal(apitureRequest.headers.authorization, `Basic ${basic}`);
@@ -221,6 +144,20 @@ describe('the four seed systems behind one Worker', () => {
     assert.equal(backend.json.backend, true);
     assert.equal(backend.json.path, '/hello?q=1');
     assert.match(backend.json.authorization, /^Bearer ey/, 'the service binding got a JWT');
+  });
+
+  it("InfoLink's nested expired-token answer: the route refreshes through its refresh token and sends once more", async () => {
+    const first = keep(await call(worker, '/infolink/executeJob', KEYS.gateway, { method: 'POST', body: '{}' }));
+    assert.equal(first.status, 200, first.text);
+    const before = infolink.requests.length;
+    infolink.expireAllAccessTokens();
+    const answer = keep(await call(worker, '/infolink/executeJob', KEYS.gateway, { method: 'POST', body: '{"again":true}', http: true }));
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(answer.json.result.request, { again: true });
+    assert.match(answer.headers.get('server-timing'), /desc="refresh";route="\/infolink\/"/);
+    assert.deepEqual(infolink.requests.slice(before).map((r) => r.grantType), ['refresh_token']);
+    assert.equal(infolink.expiredJobRequests, 1, 'the origin refused the expired token once');
+    assert.equal(seeds.lastSeen('infolink').value, `Bearer ${[...infolink.log].reverse().find((l) => l.includes('executeJob')).split('authorization=Bearer ')[1].split(' ')[0]}`);
   });
 
   it('Server-Timing and the debug log name the route', async () => {
