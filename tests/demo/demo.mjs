@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenClient } from '../../pkg/node.js';
 import { CLIENTS, startAuthServer } from '../support/auth-server.mjs';
 import { startEchoOrigin } from '../support/echo-origin.mjs';
+import { SEED_NAMES, startSeedSystems } from '../support/seed-systems.mjs';
 import { startWorker } from '../support/worker-harness.mjs';
 
 const TTL = 6;
@@ -85,3 +86,27 @@ console.log(`200 concurrent requests through the Worker: ${burst2.filter((s) => 
 await worker.dispose();
 await origin.close();
 await server.close();
+
+// The Worker as a gateway: the four seed systems behind one Worker, one route each (ROUTES).
+const seeds = await startSeedSystems({ realmTtl: 300 });
+const gateway = await startWorker({ bindings: { ROUTES: seeds.routes(), ...seeds.secrets } });
+console.log(`\nthe four seed systems behind one Worker (ROUTES), at ${gateway.url}`);
+for (const route of seeds.routes()) {
+  const what = route.keycloak ? `Keycloak realm ${route.keycloak.realm}` : route.issuer ? 'discovery' : route.tokenUrl.replace(/^https?:\/\/[^/]+/, '');
+  console.log(`  ${route.prefix.padEnd(11)} -> ${route.origin}  (token: ${what}, ${route.authMethod}${route.grant ? `, ${route.grant.type} grant` : ''})`);
+}
+for (const name of SEED_NAMES) {
+  const [path, init] = seeds.request(name);
+  const response = await gateway.dispatchFetch(path, { ...init, headers: { ...init.headers, 'Proxy-Authorization': `Bearer ${seeds.keyFor(name)}` } });
+  await response.arrayBuffer();
+  const seen = seeds.lastSeen(name);
+  const [scheme, token] = (seen.value ?? ' ').split(' ');
+  console.log(`${(init.method ?? 'GET').padEnd(4)} ${path.padEnd(26)} -> ${response.status}; the origin saw ${seen.path} with '${seen.header}: ${scheme} ${short(token)}'`);
+}
+const wrongKey = await gateway.dispatchFetch('/apiture/accounts/echo', { headers: { 'Proxy-Authorization': `Bearer ${seeds.keys.ainua}` } });
+console.log(`GET  ${"/apiture/ with Ainua's key".padEnd(26)} -> ${wrongKey.status} ${(await wrongKey.json()).error}`);
+const noRoute = await gateway.dispatchFetch('/elsewhere/x', { headers: { 'Proxy-Authorization': `Bearer ${seeds.keys.gateway}` } });
+console.log(`GET  ${'/elsewhere/x'.padEnd(26)} -> ${noRoute.status} ${(await noRoute.json()).error}`);
+console.log(`token requests per route: ${JSON.stringify(seeds.tokenCounts())}`);
+await gateway.dispose();
+await seeds.close();

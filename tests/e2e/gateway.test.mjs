@@ -11,6 +11,8 @@
 //   /svc/       a service binding to a second Worker in the same workerd
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import { startFixtureServer } from '../support/fixture-server.mjs';
@@ -291,6 +293,26 @@ describe('configuration errors answer 500 naming the route and the field, quotin
     answer = keep(await call(worker, '/apiture/echo'));
     assert.equal(answer.status, 500);
     assert.match(answer.json.message, /ROUTES is set, and so is ORIGIN_URL/);
+  });
+});
+
+describe("the README's ROUTES", () => {
+  it('the wrangler.toml example of the four vendor systems is a valid configuration', async () => {
+    // wrangler turns [[vars.ROUTES]] into a JSON array; Python's tomllib reads TOML the same way.
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const toml = /```toml\n(\[\[vars\.ROUTES\]\][\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(toml, 'the README has a [[vars.ROUTES]] example');
+    const json = execFileSync('python3', ['-c', 'import json, sys, tomllib; print(json.dumps(tomllib.loads(sys.stdin.read())))'], { input: toml, encoding: 'utf8' });
+    const list = JSON.parse(json).vars.ROUTES;
+    assert.deepEqual(list.map((r) => r.prefix), ['/ainua/', '/apiture/', '/realm/', '/infolink/']);
+    const worker = await gateway({
+      routes: list,
+      extra: { INFOLINK_CLIENT_SECRET: 'x-secret-1', INFOLINK_PASSWORD: 'x-secret-2' },
+    });
+    // A path no route serves: 404, not the 500 of a configuration error.
+    const answer = keep(await call(worker, '/none/'));
+    assert.equal(answer.status, 404, answer.text);
+    await worker.dispose();
   });
 });
 

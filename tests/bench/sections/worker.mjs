@@ -1,6 +1,8 @@
-// 5. The Worker under load: autocannon (50 connections) on loopback against three Workers in
+// 5. The Worker under load: autocannon (50 connections) on loopback against four Workers in
 // workerd (Miniflare, one instance each, all up at once, each on its own 127.0.0.1 port):
 //   - the edge-oauth Worker as built (build/index.js + build/index_bg.wasm);
+//   - the same Worker as a gateway of four routes (ROUTES), each with its own client, the
+//     load on one of them: what routing costs;
 //   - workers/forward.js: a plain JS Worker that only forwards (no token);
 //   - workers/oauth4webapi.js: a plain JS Worker that attaches a cached oauth4webapi token.
 // All three check the same proxy key and forward to the same origin: a node:http server that
@@ -9,7 +11,7 @@
 // the bench oidc-provider (5-minute tokens: after the warm-up every request is a cache hit).
 //
 // Each Worker gets `seconds` (10) of load, split into `rounds` (5) runs; the runs are
-// interleaved (A B C, then C B A, ...) so the three share the machine's noise. req/s counts
+// interleaved (A B C D, then D C B A, ...) so the four share the machine's noise. req/s counts
 // 2xx answers over all of a Worker's runs, and latency percentiles are from their merged
 // histograms; the ratio is the median of the per-round ratios (as in the cache section), which
 // a burst of load from elsewhere on this shared machine moves less than a ratio of totals.
@@ -98,7 +100,8 @@ await runSection('worker', async (opts) => {
   const esbuild = require('esbuild');
 
   const tmp = mkdtempSync(join(tmpdir(), 'edge-oauth-bench-workers-'));
-  const auth = await startAuth(['worker-edge', 'worker-oauth4webapi']);
+  const ROUTE_NAMES = ['a', 'b', 'c', 'bench'];
+  const auth = await startAuth(['worker-edge', 'worker-oauth4webapi', ...ROUTE_NAMES.map((r) => `worker-route-${r}`)]);
   const origin = await startOrigin();
   const load = startLoad();
   const instances = [];
@@ -135,6 +138,21 @@ await runSection('worker', async (opts) => {
         label: 'edge-oauth Worker (build/)',
         scriptPath: join(BUILD, 'index.js'),
         bindings: { ...common, ...creds('worker-edge') },
+        token: true,
+      },
+      {
+        key: 'edgeRoutes',
+        label: 'edge-oauth Worker, four routes (ROUTES)',
+        scriptPath: join(BUILD, 'index.js'),
+        bindings: {
+          PROXY_KEYS: PROXY_KEY,
+          ROUTES: ROUTE_NAMES.map((r) => {
+            const c = auth.client(`worker-route-${r}`);
+            const secret = `ROUTE_${r.toUpperCase()}_SECRET`;
+            return { prefix: `/${r}/`, keepPrefix: true, origin: origin.url, tokenUrl: auth.tokenUrl, clientId: c.clientId, clientSecret: { secret }, scope: SCOPE };
+          }),
+          ...Object.fromEntries(ROUTE_NAMES.map((r) => [`ROUTE_${r.toUpperCase()}_SECRET`, auth.client(`worker-route-${r}`).clientSecret])),
+        },
         token: true,
       },
     ];
@@ -196,16 +214,24 @@ await runSection('worker', async (opts) => {
       const cpuUsPerRequest = (t.cpuMs * 1000) / t.requests;
       results[t.key] = { label: t.label, ...a, reqPerSecPerRound: t.perRound, ratioMedianOfRounds: medianRatio(t), originRequestsWithBearer: t.tokensSeen ?? 0, workerdCpuUsPerRequest: cpuUsPerRequest };
       if (t.key === 'edge') results[t.key].tokenRequestsDuringLoad = tokenRequests[auth.client('worker-edge').clientId] ?? 0;
+      if (t.key === 'edgeRoutes') results[t.key].tokenRequestsDuringLoad = tokenRequests[auth.client('worker-route-bench').clientId] ?? 0;
       if (t.key === 'oauth4webapi') {
         results[t.key].tokenRequestsDuringLoad = tokenRequests[auth.client('worker-oauth4webapi').clientId] ?? 0;
       }
       const bad = a.errors + a.timeouts + a.non2xx;
       const cpu = Number.isFinite(cpuUsPerRequest) ? `, workerd CPU ${fmt.int(cpuUsPerRequest)} µs/req` : '';
-      const figure = `${fmt.int(a.reqPerSec)} req/s, p50 ${a.p50} ms, p99 ${a.p99} ms${cpu}${bad ? `, ${fmt.int(bad)} errors/non-2xx` : ''}`;
+      let figure = `${fmt.int(a.reqPerSec)} req/s, p50 ${a.p50} ms, p99 ${a.p99} ms${cpu}${bad ? `, ${fmt.int(bad)} errors/non-2xx` : ''}`;
       const extra = { ratio: medianRatio(t) };
       if (t.key === 'edge') {
         extra.budget = '≥ 1.0× oauth4webapi req/s, p99 ≤ its p99 + 2 ms';
         extra.pass = bad === 0 && extra.ratio >= 1 && a.p99 <= ref.p99 + 2;
+      }
+      if (t.key === 'edgeRoutes') {
+        // Routing must cost no measurable throughput: within the rounds' spread of the one-route Worker.
+        const edge = targets.find((x) => x.key === 'edge');
+        const toOneRoute = median(t.perRound.map((reqPerSec, r) => reqPerSec / edge.perRound[r]));
+        results[t.key].ratioToOneRoute = toOneRoute;
+        figure += `; ${toOneRoute.toFixed(2)}× the one-route Worker's req/s (median of rounds)`;
       }
       return row(t.label, figure, extra);
     });
