@@ -323,8 +323,12 @@ describe('no secret or token in any answer or log line', () => {
       ...ainuaOrigin.requests.map((r) => r.headers.authentication),
       ...apitureOrigin.requests.map((r) => r.headers.authorization),
       ...realmApi.requests.map((r) => r.headers.authorization),
+      ...infolink.log.map((l) => /authorization=(Bearer \S+)/.exec(l)?.[1]),
+      ...infolink.log.map((l) => /refresh_token=([^&\s]+)/.exec(l)?.[1]),
     ].filter(Boolean).map((h) => h.replace(/^Bearer /, ''));
-    assert.ok(tokens.length >= 3, 'tokens were issued');
+    for (const route of ['ainua', 'apiture', 'realm', 'infolink']) {
+      assert.ok(seeds.lastSeen(route).value, `a token of ${route} is among the needles`);
+    }
     const needles = [...Object.values(secrets()), ...tokens, 'inline-secret-Jk88', 'inline-pass-Wq31'];
     assert.ok(seen.length > 20 && logs.length > 10, `${seen.length} answer texts, ${logs.length} log lines`);
     for (const text of [...seen, ...logs]) {
