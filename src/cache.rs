@@ -381,6 +381,29 @@ impl TokenCache {
         }
     }
 
+    /// Takes a token obtained elsewhere (a Worker's token broker, or its own storage) unless
+    /// the one held lasts as long: no request is counted and no cooldown is kept, as after a
+    /// renewal. A refresh token comes along only to a cache that has none.
+    pub fn adopt(&mut self, token: Token, refresh_token: Option<RefreshToken>) {
+        if refresh_token.is_some() && self.refresh_token.is_none() {
+            self.refresh_token = refresh_token;
+        }
+        if self
+            .token
+            .as_ref()
+            .is_some_and(|held| held.expires_at_ms >= token.expires_at_ms)
+        {
+            return;
+        }
+        self.drop_token();
+        self.token = Some(token);
+        self.had_token = true;
+        self.stale_ok = false;
+        self.cooldown_until = 0;
+        self.strikes = 0;
+        self.last_error = None;
+    }
+
     /// The refresh token, if the server gave one.
     pub fn refresh_token(&self) -> Option<&RefreshToken> {
         self.refresh_token.as_ref()

@@ -490,6 +490,21 @@ pub const ALLOW_ANONYMOUS: Setting = with_default(
     "false",
     "`true` to run without `PROXY_KEYS` (only for Workers reached through service bindings)",
 );
+/// `BROKER_TIMEOUT_MS` (the Worker's own).
+pub const BROKER_TIMEOUT_MS: Setting = number(
+    "",
+    "BROKER_TIMEOUT_MS",
+    Limits {
+        min: 1.0,
+        above_min: false,
+        max: 60_000.0,
+        whole: false,
+        unit: "milliseconds",
+        default: 500.0,
+        text: "a number of milliseconds from 1 to 60000",
+    },
+    "with a `TOKEN_BROKER` binding: how long an isolate waits for the broker before it fetches a token itself",
+);
 /// `LOG_LEVEL` (the Worker's own).
 pub const LOG_LEVEL: Setting = text(
     "",
@@ -498,7 +513,7 @@ pub const LOG_LEVEL: Setting = text(
 );
 
 /// Every setting, in the order the docs list them.
-pub const SETTINGS: [&Setting; 32] = [
+pub const SETTINGS: [&Setting; 33] = [
     &ROUTES,
     &ORIGIN_URL,
     &TOKEN_URL,
@@ -530,5 +545,6 @@ pub const SETTINGS: [&Setting; 32] = [
     &PROXY_KEYS,
     &PROXY_KEY_HEADER,
     &ALLOW_ANONYMOUS,
+    &BROKER_TIMEOUT_MS,
     &LOG_LEVEL,
 ];

@@ -59,6 +59,7 @@ const SEED_ROUTES: &str = r#"[
 struct FakeEnv {
     vars: HashMap<&'static str, &'static str>,
     services: Vec<&'static str>,
+    broker: bool,
 }
 
 impl WorkerEnv for FakeEnv {
@@ -68,6 +69,10 @@ impl WorkerEnv for FakeEnv {
 
     fn is_service(&self, name: &str) -> bool {
         self.services.contains(&name)
+    }
+
+    fn has_token_broker(&self) -> bool {
+        self.broker
     }
 }
 
@@ -83,6 +88,7 @@ fn env() -> FakeEnv {
             ("AINUA_KEYS", AINUA_KEYS),
         ]),
         services: vec!["BACKEND"],
+        broker: false,
     }
 }
 
@@ -424,6 +430,58 @@ fn the_routes_themselves_must_be_well_formed() {
         );
         assert!(answer.contains("ROUTES"), "{answer}");
     }
+}
+
+#[test]
+fn broker_routes_need_the_binding_and_broker_timeout_ms_its_limits() {
+    let (message, answer) = refused(&with_origin(r#", "broker": true"#));
+    assert!(
+        message
+            .contains("ROUTES /api/: broker: true needs the TOKEN_BROKER Durable Object binding"),
+        "{message}"
+    );
+    assert!(answer.contains("broker"), "{answer}");
+    let mut env = env();
+    env.broker = true;
+    let gateway = load_with(&with_origin(r#", "broker": true"#), &env).unwrap();
+    assert!(gateway.routes[0].broker);
+    assert_eq!(gateway.broker_timeout_ms, 500);
+    assert!(
+        !load_with(&with_origin(""), &env).unwrap().routes[0].broker,
+        "opt-in per route"
+    );
+    let (message, _) = refused(&with_origin(r#", "broker": "yes""#));
+    assert!(
+        message.contains("broker must be true or false"),
+        "{message}"
+    );
+    for (value, ok) in [
+        ("250", Some(250)),
+        ("60000", Some(60_000)),
+        ("0", None),
+        ("fast", None),
+    ] {
+        env.vars.insert("BROKER_TIMEOUT_MS", value);
+        let loaded = load_with(&with_origin(r#", "broker": true"#), &env);
+        match ok {
+            Some(ms) => assert_eq!(loaded.unwrap().broker_timeout_ms, ms),
+            None => assert!(loaded
+                .unwrap_err()
+                .message()
+                .contains("BROKER_TIMEOUT_MS must be a number of milliseconds from 1 to 60000")),
+        }
+    }
+    // Without ROUTES, the binding alone opts the one route in.
+    let mut env = self::env();
+    env.vars.extend([
+        ("ORIGIN_URL", "https://api.example.com"),
+        ("TOKEN_URL", "https://auth.example.com/t"),
+        ("CLIENT_ID", "c"),
+        ("CLIENT_SECRET", AINUA_SECRET),
+    ]);
+    assert!(!gateway_config(None, &env, &SerdeJson).unwrap().routes[0].broker);
+    env.broker = true;
+    assert!(gateway_config(None, &env, &SerdeJson).unwrap().routes[0].broker);
 }
 
 #[test]

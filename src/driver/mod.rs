@@ -228,6 +228,11 @@ impl Driver {
         self.cache.leave()
     }
 
+    /// Takes a token obtained elsewhere (see [`TokenCache::adopt`]).
+    pub fn adopt(&mut self, token: Token, refresh_token: Option<RefreshToken>) {
+        self.cache.adopt(token, refresh_token);
+    }
+
     /// Drops the cached token (the refresh token stays).
     pub fn invalidate(&mut self) {
         self.cache.invalidate();

@@ -37,7 +37,12 @@ pub trait WorkerEnv {
     fn var(&self, name: &str) -> Option<String>;
     /// Whether `name` is a service binding (something with a `fetch`).
     fn is_service(&self, name: &str) -> bool;
+    /// Whether the `TOKEN_BROKER` Durable Object binding is there.
+    fn has_token_broker(&self) -> bool;
 }
+
+/// The Durable Object binding of the token broker.
+pub const TOKEN_BROKER: &str = "TOKEN_BROKER";
 
 /// The Worker's configuration: its routes, and what they share.
 #[derive(Clone, Debug)]
@@ -48,15 +53,18 @@ pub struct Gateway {
     pub key_header: String,
     /// `LOG_LEVEL=debug`: one structured line per request.
     pub debug_log: bool,
+    /// `BROKER_TIMEOUT_MS`: how long an isolate waits for its token broker.
+    pub broker_timeout_ms: u64,
 }
 
 /// The vars that hold for every route; with `ROUTES`, the other vars (but secrets, which
 /// routes name) must be unset: each route holds its own settings.
-const SHARED: [&Setting; 5] = [
+const SHARED: [&Setting; 6] = [
     &ROUTES,
     &PROXY_KEYS,
     &PROXY_KEY_HEADER,
     &ALLOW_ANONYMOUS,
+    &BROKER_TIMEOUT_MS,
     &LOG_LEVEL,
 ];
 
@@ -67,6 +75,8 @@ pub fn gateway_config(
     env: &impl WorkerEnv,
     urls: &impl UrlParser,
 ) -> Result<Gateway, TokenError> {
+    let vars = Vars(|name: &str| env.var(name));
+    let broker_timeout_ms = broker_timeout_ms(&vars)?;
     let Some(routes) = routes else {
         let single = proxy_config(|name| env.var(name), urls)?;
         let route = Route {
@@ -76,14 +86,16 @@ pub fn gateway_config(
             service: None,
             client: single.client,
             access: single.access,
+            // Opted in by the binding alone.
+            broker: env.has_token_broker(),
         };
         return Ok(Gateway {
             routes: vec![route],
             key_header: single.key_header,
             debug_log: single.debug_log,
+            broker_timeout_ms,
         });
     };
-    let vars = Vars(|name: &str| env.var(name));
     let stray = SETTINGS.iter().find(|setting| {
         !setting.name.var.is_empty()
             && setting.kind != Kind::Secret
@@ -100,7 +112,21 @@ pub fn gateway_config(
         routes: read_routes(routes, env, urls)?,
         key_header,
         debug_log: debug_log(&vars),
+        broker_timeout_ms,
     })
+}
+
+/// `BROKER_TIMEOUT_MS`, checked against its row.
+fn broker_timeout_ms(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<u64, TokenError> {
+    let limits = BROKER_TIMEOUT_MS.limits();
+    match vars.number(BROKER_TIMEOUT_MS.name) {
+        None => Ok(limits.default as u64),
+        Some(ms) if limits.allows(ms) => Ok(ms as u64),
+        Some(_) => Err(TokenError::config(
+            BROKER_TIMEOUT_MS.name.var,
+            ["BROKER_TIMEOUT_MS must be ", limits.text].concat(),
+        )),
+    }
 }
 
 /// The validated configuration of the single-origin vars.

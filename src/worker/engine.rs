@@ -5,18 +5,29 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Date, Math, Promise, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
+use crate::cache::Stats;
 use crate::cache::{self as driver, Refusal};
 use crate::config::Config;
 use crate::driver::{Decision, Driver, Step};
 use crate::error::TokenError;
 use crate::request::HttpRequest;
 use crate::response::Token;
+use crate::secret::RefreshToken;
+
+use super::broker::token_json;
 
 use super::http::Fetcher;
 use crate::js::Platform;
+
+#[wasm_bindgen(module = "/src/worker/platform.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = withDeadline)]
+    fn with_deadline(promise: &Promise, ms: f64) -> Promise;
+}
 
 fn now_ms() -> u64 {
     Date::now() as u64
@@ -157,12 +168,76 @@ impl Engine {
         }
     }
 
+    /// A token, and whether it came from memory: as [`get`](Self::get), waiting for the
+    /// renewal under way at most `maxWaitMs` (and a little for the timers): the renewal's own
+    /// attempts end by then; one that has not has been dropped by the platform.
+    pub async fn token(&self, ctx: &JsValue) -> (Outcome, bool) {
+        let flight = match self.get(ctx) {
+            Got::Now(outcome) => return (outcome, true),
+            Got::Wait(flight) => flight,
+        };
+        let max_wait_ms = self.inner.driver.borrow().config().max_wait_ms;
+        let waited = with_deadline(&flight.promise, (max_wait_ms + 250) as f64);
+        // `true`: the renewal ended; `false`: another waiter abandoned it; undefined: the
+        // deadline passed first, and this waiter abandons it.
+        if JsFuture::from(waited).await.is_ok_and(|v| v.is_undefined()) {
+            self.abandon(&flight);
+        }
+        let outcome = flight.outcome().unwrap_or_else(|| {
+            Err(Rc::new(Failure {
+                error: TokenError::Timeout {
+                    timeout_ms: max_wait_ms,
+                },
+                retry_after_ms: None,
+            }))
+        });
+        (outcome, false)
+    }
+
     /// The cached token when it is fresh: the hot path, with no promise, and its header
     /// value made into a JS string once per token.
     pub fn fresh_bearer(&self) -> Option<Rc<Bearer>> {
         let mut driver = self.inner.driver.borrow_mut();
         let token = driver.fresh(now_ms())?;
         Some(self.inner.bearer(token))
+    }
+
+    /// Takes a token obtained elsewhere (the broker's, or the broker's storage): its bearer,
+    /// unless it has expired.
+    pub fn adopt(&self, token: Token, refresh_token: Option<RefreshToken>) -> Option<Rc<Bearer>> {
+        let mut driver = self.inner.driver.borrow_mut();
+        driver.adopt(token, refresh_token);
+        let token = driver.cache().token()?;
+        (now_ms() < token.expires_at_ms).then(|| self.inner.bearer(token))
+    }
+
+    /// The token held, as a broker's hand-out (with the refresh token for its own storage),
+    /// and when it stops being fresh; `None` without one.
+    pub fn hand_out(&self, with_refresh_token: bool) -> Option<(String, u64)> {
+        let driver = self.inner.driver.borrow();
+        let cache = driver.cache();
+        let token = cache.token()?;
+        let refresh = cache.refresh_token().filter(|_| with_refresh_token);
+        Some((token_json(token, refresh), cache.fresh_until(token)))
+    }
+
+    /// When the token held expires.
+    pub fn expiry(&self) -> Option<u64> {
+        let driver = self.inner.driver.borrow();
+        driver.cache().token().map(|token| token.expires_at_ms)
+    }
+
+    /// Once the renewal under way, if any, has ended.
+    pub async fn settled(&self) {
+        let flight = self.inner.flight.borrow().clone();
+        if let Some(flight) = flight {
+            let _ = JsFuture::from(flight.promise).await;
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.inner.driver.borrow().cache().stats()
     }
 
     /// Gives up on `flight` if it is still the renewal under way: it has outlived every

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use std::borrow::Cow;
 
-use js_sys::{Array, Date, Object, Promise, Reflect};
+use js_sys::{Date, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Headers, ResponseInit, Url};
@@ -15,14 +15,16 @@ use worker::Env;
 
 use super::access::check_access;
 use super::answer::{json_error, json_escape, server_timing, token_failure, TokenSource};
-use super::config::{gateway_config, WorkerEnv};
-use super::engine::{access_token_of, Bearer, Engine, Failure, Got};
+use super::broker::{stats_route, HandOut, STATS_ROUTE};
+use super::broker_client::BrokerClient;
+use super::config::TOKEN_BROKER;
+use super::engine::{access_token_of, Bearer, Engine};
+use super::env::{gateway_of, EnvVars};
 use super::headers::{connection_names, hop_by_hop_headers, request_headers_to_drop};
 use super::http::{network_from, Fetcher};
-use super::routes::{read_routes_error, route_for, Route, RouteValue};
+use super::routes::{route_for, Route};
 use super::upstream::{buffer_for_replay, path_and_query, upstream_url};
 use crate::error::TokenError;
-use crate::js::Platform;
 
 // One boundary crossing each, where the web_sys calls would take one per header. Strings
 // that are the same for every request cross as JS strings made once (`&JsValue`).
@@ -55,8 +57,6 @@ extern "C" {
         on_response: &js_sys::Function,
         on_error: &js_sys::Function,
     ) -> Promise;
-    #[wasm_bindgen(js_name = withDeadline)]
-    fn with_deadline(promise: &Promise, ms: f64) -> Promise;
     #[wasm_bindgen(js_name = relayResponse, catch)]
     fn relay_response(
         response: &web_sys::Response,
@@ -74,6 +74,8 @@ struct Proxy {
     key_header: String,
     /// `LOG_LEVEL=debug`.
     debug_log: bool,
+    /// `BROKER_TIMEOUT_MS`.
+    broker_timeout_ms: u64,
     /// The response headers always dropped.
     response_drop: Names,
 }
@@ -83,6 +85,8 @@ struct Proxy {
 struct Gate {
     route: Route,
     engine: Engine,
+    /// The route's token broker, when it has one.
+    broker: Option<BrokerClient>,
     /// What the origin is fetched through: the global object, or the service binding.
     via: JsValue,
     /// The request headers always dropped.
@@ -159,6 +163,13 @@ fn handle(proxy: Rc<Proxy>, request: web_sys::Request, ctx: JsValue) -> Result<P
     // Only the debug log line reads the start time.
     let started = if proxy.debug_log { Date::now() } else { 0.0 };
     let headers = request.headers();
+    if let Some(query) = path_and_query(&request.url()).strip_prefix(STATS_ROUTE) {
+        let route = stats_route(query).to_owned();
+        return Ok(future_to_promise(async move {
+            let answer = broker_stats(&proxy, &headers, &route).await;
+            Ok(settle(answer).into())
+        }));
+    }
     let (index, target) = match admit(&proxy, &request, &headers, started)? {
         Ok(admitted) => admitted,
         Err(refusal) => return Ok(Promise::resolve(JsValue::from(refusal).as_ref())),
@@ -347,107 +358,33 @@ fn on_upstream_response(
     .into()
 }
 
-/// The Worker's `env` as the configuration reads it.
-struct EnvVars<'a>(&'a Env);
-
-impl EnvVars<'_> {
-    fn get(&self, name: &str) -> Option<JsValue> {
-        Reflect::get(self.0, &JsValue::from_str(name))
-            .ok()
-            .filter(|value| !value.is_undefined() && !value.is_null())
-    }
-
-    /// `ROUTES` as a JSON value: a `[[vars.ROUTES]]` table arrives as an array, a JSON
-    /// string is read with the platform's `JSON.parse`. `None` when it is unset.
-    fn routes(&self) -> Option<Result<RouteValue, TokenError>> {
-        let value = self.get("ROUTES")?;
-        let value = match value.as_string() {
-            Some(text) if text.trim().is_empty() => return None,
-            Some(text) => match js_sys::JSON::parse(&text) {
-                Ok(parsed) => parsed,
-                Err(_) => return Some(Err(read_routes_error())),
-            },
-            None => value,
-        };
-        Some(route_value(&value, 0).ok_or_else(read_routes_error))
-    }
-}
-
-/// How deep `ROUTES` may nest: routes, a route, a group or secret, and their values.
-const MAX_ROUTES_DEPTH: u8 = 6;
-
-/// A JSON-shaped JS value as a [`RouteValue`]: objects by their own enumerable properties,
-/// nothing read through a prototype. `None` for what JSON cannot hold (a function, a symbol)
-/// or nests deeper than any route does.
-fn route_value(value: &JsValue, depth: u8) -> Option<RouteValue> {
-    if depth > MAX_ROUTES_DEPTH {
-        return None;
-    }
-    let read = if value.is_null() || value.is_undefined() {
-        RouteValue::Null
-    } else if let Some(flag) = value.as_bool() {
-        RouteValue::Flag(flag)
-    } else if let Some(number) = value.as_f64() {
-        RouteValue::Number(number)
-    } else if let Some(text) = value.as_string() {
-        RouteValue::Text(text)
-    } else if Array::is_array(value) {
-        let items = value.unchecked_ref::<Array>().iter();
-        RouteValue::List(
-            items
-                .map(|item| route_value(&item, depth + 1))
-                .collect::<Option<_>>()?,
-        )
-    } else if value.is_object() && !value.is_function() {
-        let mut fields = Vec::new();
-        for entry in Object::entries(value.unchecked_ref()).iter() {
-            let entry: Array = entry.unchecked_into();
-            fields.push((
-                entry.get(0).as_string()?,
-                route_value(&entry.get(1), depth + 1)?,
-            ));
-        }
-        RouteValue::Object(fields)
-    } else {
-        return None;
-    };
-    Some(read)
-}
-
-impl WorkerEnv for EnvVars<'_> {
-    /// A var as a string, whether `[vars]` gave a string, a number or a boolean.
-    fn var(&self, name: &str) -> Option<String> {
-        let value = self.get(name)?;
-        value
-            .as_string()
-            .or_else(|| value.as_f64().map(|n| n.to_string()))
-            .or_else(|| value.as_bool().map(|b| b.to_string()))
-    }
-
-    fn is_service(&self, name: &str) -> bool {
-        self.get(name)
-            .and_then(|binding| Reflect::get(&binding, &"fetch".into()).ok())
-            .is_some_and(|fetch| fetch.is_function())
-    }
-}
-
 fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     let cached = PROXY.with(|p| p.borrow().clone());
     if let Some(proxy) = cached.filter(|p| Object::is(&p.env, env)) {
         return Ok(proxy);
     }
     let vars = EnvVars(env);
-    let routes = vars.routes().transpose()?;
-    let gateway = gateway_config(routes.as_ref(), &vars, &Platform)?;
+    let gateway = gateway_of(env)?;
     let mut gates = Vec::with_capacity(gateway.routes.len());
     for route in gateway.routes {
         let via = match &route.service {
             None => js_sys::global().into(),
             Some(name) => vars.get(name).unwrap_or_default(),
         };
+        let broker = route.broker.then(|| {
+            let namespace = vars.get(TOKEN_BROKER).unwrap_or_default();
+            BrokerClient::new(namespace, &route.client, gateway.broker_timeout_ms)
+        });
+        // With a broker, the isolate's copy is used until it expires (less the margin) and
+        // then asked for again: the broker refreshes ahead, once for every isolate.
+        let mut client = route.client.clone();
+        if broker.is_some() {
+            client.timing.refresh_ahead_ms = 0;
+        }
         let timing = server_timing(TokenSource::Cache, 0.0, &route.prefix);
         gates.push(Gate {
-            engine: Engine::new(route.client.clone(), Fetcher::global()?),
+            engine: Engine::new(client, Fetcher::global()?),
+            broker,
             via,
             request_drop: Names::new(request_headers_to_drop(
                 &gateway.key_header,
@@ -464,6 +401,7 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
         gates,
         key_header: gateway.key_header,
         debug_log: gateway.debug_log,
+        broker_timeout_ms: gateway.broker_timeout_ms,
         response_drop: Names::new(hop_by_hop_headers("")),
     });
     PROXY.with(|p| p.replace(Some(proxy.clone())));
@@ -492,43 +430,37 @@ struct TokenFailure {
     detail: String,
 }
 
-/// A token (and whether it came from memory), or the answer for a token failure.
-/// A caller waits for a renewal at most `maxWaitMs` (and a little for the timers): the
-/// renewal's own attempts end by then; one that has not has been dropped by the platform.
+/// A token (and whether it came from memory), or the answer for a token failure: from the
+/// isolate's memory, else from the route's token broker when it has one, else (or when the
+/// broker does not answer in time) by its own renewal.
 async fn bearer(
+    proxy: &Proxy,
     gate: &Gate,
     ctx: &JsValue,
 ) -> Result<Result<(Rc<Bearer>, bool), TokenFailure>, JsValue> {
     if let Some(bearer) = gate.engine.fresh_bearer() {
         return Ok(Ok((bearer, true)));
     }
-    let outcome = match gate.engine.get(ctx) {
-        Got::Now(outcome) => outcome.map(|bearer| (bearer, true)),
-        Got::Wait(flight) => {
-            let max_wait_ms = gate.route.client.max_wait_ms;
-            let waited = with_deadline(&flight.promise, (max_wait_ms + 250) as f64);
-            // `true`: the renewal ended; `false`: another waiter abandoned it; undefined: the
-            // deadline passed first, and this waiter abandons it.
-            if JsFuture::from(waited).await.is_ok_and(|v| v.is_undefined()) {
-                gate.engine.abandon(&flight);
+    if let Some(broker) = &gate.broker {
+        match broker.ask().await {
+            Some(HandOut::Token(token)) => {
+                if let Some(bearer) = gate.engine.adopt(token, None) {
+                    return Ok(Ok((bearer, false)));
+                }
             }
-            let dropped = || {
-                let error = TokenError::Timeout {
-                    timeout_ms: max_wait_ms,
-                };
-                Err(Rc::new(Failure {
-                    error,
-                    retry_after_ms: None,
-                }))
-            };
-            match flight.outcome() {
-                Some(outcome) => outcome.map(|bearer| (bearer, false)),
-                None => dropped(),
+            Some(HandOut::Failure(answer)) => {
+                let retry_after = answer.retry_after_seconds.map(|s| s.to_string());
+                return Ok(Err(TokenFailure {
+                    answer: json_response(answer.status, retry_after.as_deref(), &answer.body)?,
+                    detail: "the token broker answered with a token failure".into(),
+                }));
             }
+            None => broker.fell_back(&gate.route.prefix, proxy.broker_timeout_ms),
         }
-    };
+    }
+    let (outcome, from_memory) = gate.engine.token(ctx).await;
     match outcome {
-        Ok(found) => Ok(Ok(found)),
+        Ok(bearer) => Ok(Ok((bearer, from_memory))),
         Err(failure) => {
             let answer = token_failure(&failure.error, failure.retry_after_ms);
             let retry_after = answer.retry_after_seconds.map(|s| s.to_string());
@@ -536,6 +468,43 @@ async fn bearer(
                 answer: json_response(answer.status, retry_after.as_deref(), &answer.body)?,
                 detail: failure.error.message(),
             }))
+        }
+    }
+}
+
+/// The stats of `route`'s token broker, for a caller with one of the route's keys.
+async fn broker_stats(
+    proxy: &Proxy,
+    headers: &Headers,
+    route: &str,
+) -> Result<web_sys::Response, JsValue> {
+    let gate = proxy.gates.iter().find(|g| g.route.prefix == route);
+    let Some((gate, broker)) = gate.and_then(|g| Some((g, g.broker.as_ref()?))) else {
+        let body = json_error(
+            "no_broker",
+            "no_broker",
+            "no route with a token broker has this prefix",
+        );
+        return json_response(404, None, &body);
+    };
+    let presented = headers.get(&proxy.key_header)?;
+    if check_access(&gate.route.access, presented.as_deref()).is_err() {
+        let message = "present one of the route's proxy keys";
+        return json_response(
+            401,
+            None,
+            &json_error("unauthorized", "unauthorized", message),
+        );
+    }
+    match broker.stats().await {
+        Some(stats) => json_response(200, None, &stats),
+        None => {
+            let message = "the token broker did not answer in time";
+            json_response(
+                503,
+                None,
+                &json_error("broker_unavailable", "broker_unavailable", message),
+            )
         }
     }
 }
@@ -607,7 +576,7 @@ async fn forward(
     };
 
     let token_started = Date::now();
-    let (mut bearer, mut source) = match self::bearer(gate, ctx).await? {
+    let (mut bearer, mut source) = match self::bearer(proxy, gate, ctx).await? {
         Ok((bearer, _)) if refused => (bearer, TokenSource::Refresh),
         Ok((bearer, true)) => (bearer, TokenSource::Cache),
         Ok((bearer, false)) => (bearer, TokenSource::Fetch),
@@ -626,7 +595,7 @@ async fn forward(
         retried = true;
         discard(&response);
         let refresh_started = Date::now();
-        bearer = match self::bearer(gate, ctx).await? {
+        bearer = match self::bearer(proxy, gate, ctx).await? {
             Ok((found, _)) => found,
             Err(failure) => return Ok(logged(proxy, gate, request, failure, started)),
         };

@@ -8,14 +8,21 @@
 
 pub mod access;
 pub mod answer;
+pub mod broker;
 pub mod config;
 pub mod headers;
 pub mod routes;
 pub mod upstream;
 
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
+mod broker_client;
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+mod broker_object;
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
 mod engine;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 mod entry;
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+mod env;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 mod http;

@@ -76,3 +76,74 @@ export function relayResponse(response, dropped, timing) {
   answer.headers.append('server-timing', timing);
   return answer;
 }
+
+// ---- The token broker (src/worker/broker_client.rs, broker_object.rs): WebCrypto and the
+// Durable Object stub, each one call.
+
+const encoder = new TextEncoder();
+const hex = (bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+/** A credential's broker name: hex SHA-256 of `publicPart`, a zero byte, and SHA-256 of `secretPart`. */
+export async function brokerName(publicPart, secretPart) {
+  const secretHash = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(secretPart)));
+  const publicBytes = encoder.encode(publicPart);
+  const joined = new Uint8Array(publicBytes.length + 1 + secretHash.length);
+  joined.set(publicBytes);
+  joined.set(secretHash, publicBytes.length + 1);
+  return hex(await crypto.subtle.digest('SHA-256', joined));
+}
+
+/**
+ * Asks the broker named `name` in `namespace` for `url`: the text of its 200 answer, or
+ * undefined when it throws, answers otherwise, or has not answered within `timeoutMs`.
+ */
+export async function askBroker(namespace, name, url, timeoutMs) {
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  try {
+    const stub = namespace.get(namespace.idFromName(name));
+    const answer = await Promise.race([stub.fetch(url, { headers: { 'x-edge-oauth-credential': name } }), late]);
+    if (answer === undefined) return undefined;
+    if (answer.status !== 200) {
+      answer.body?.cancel().catch(() => {});
+      return undefined;
+    }
+    return await Promise.race([answer.text(), late]);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The AES-GCM key for a broker's storage: HKDF-SHA-256 of the secret, salted with the name. */
+async function storageKey(secret, salt, info, usage) {
+  const base = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveKey']);
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode(salt), info: encoder.encode(info) };
+  return crypto.subtle.deriveKey(params, base, { name: 'AES-GCM', length: 256 }, false, [usage]);
+}
+
+/** `plaintext` sealed with AES-GCM under the storage key: base64 of a 12-byte IV and the ciphertext. */
+export async function seal(secret, salt, info, plaintext) {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const key = await storageKey(secret, salt, info, 'encrypt');
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, encoder.encode(plaintext)));
+  const joined = new Uint8Array(iv.length + sealed.length);
+  joined.set(iv);
+  joined.set(sealed, iv.length);
+  return btoa(String.fromCharCode(...joined));
+}
+
+/** What `seal` sealed, or undefined when it does not open (another key, or tampered with). */
+export async function unseal(secret, salt, info, sealed) {
+  try {
+    const bytes = Uint8Array.from(atob(sealed), (c) => c.charCodeAt(0));
+    const key = await storageKey(secret, salt, info, 'decrypt');
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(0, 12) }, key, bytes.subarray(12));
+    return new TextDecoder().decode(plain);
+  } catch {
+    return undefined;
+  }
+}

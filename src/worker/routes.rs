@@ -60,6 +60,9 @@ pub struct Route {
     pub client: Config,
     /// Who may call it.
     pub access: Access,
+    /// Whether its token comes through the `TOKEN_BROKER` Durable Object, shared by every
+    /// isolate.
+    pub broker: bool,
 }
 
 impl Route {
@@ -119,7 +122,14 @@ pub fn route_for<'r, 'p>(
 }
 
 /// The fields of a route that are not token-client options.
-const ROUTE_FIELDS: [&str; 5] = ["prefix", "origin", "service", "keepPrefix", "keys"];
+const ROUTE_FIELDS: [&str; 6] = [
+    "prefix",
+    "origin",
+    "service",
+    "keepPrefix",
+    "keys",
+    "broker",
+];
 
 /// The most routes, the longest prefix, and the longest unknown field name a message repeats.
 const MAX_ROUTES: usize = 256;
@@ -195,11 +205,17 @@ fn read_route(
         Some(RouteValue::Text(text)) if !text.trim().is_empty() => Ok(Some(text.trim())),
         Some(_) => Err(problem(&route, field, " must be a non-empty string")),
     };
-    let keep_prefix = match get("keepPrefix") {
-        None | Some(RouteValue::Null) => false,
-        Some(RouteValue::Flag(keep)) => *keep,
-        Some(_) => return Err(problem(&route, "keepPrefix", " must be true or false")),
+    let flag = |field: &'static str| match get(field) {
+        None | Some(RouteValue::Null) => Ok(false),
+        Some(RouteValue::Flag(flag)) => Ok(*flag),
+        Some(_) => Err(problem(&route, field, " must be true or false")),
     };
+    let keep_prefix = flag("keepPrefix")?;
+    let broker = flag("broker")?;
+    if broker && !env.has_token_broker() {
+        let what = ": true needs the TOKEN_BROKER Durable Object binding ([[durable_objects.bindings]] in wrangler.toml)";
+        return Err(problem(&route, "broker", what));
+    }
     let origin = text("origin")?;
     let service = text("service")?;
     let keys = text("keys")?;
@@ -281,6 +297,7 @@ fn read_route(
         service,
         client,
         access,
+        broker,
     })
 }
 

@@ -165,3 +165,66 @@ export async function startWorker({ bindings = {}, services = {}, build = true }
     },
   };
 }
+
+/**
+ * Starts `count` instances of the Worker in one workerd (one isolate each), sharing one
+ * `TOKEN_BROKER` Durable Object namespace (the TokenBroker class of the first instance), as
+ * a deployment's isolates share one broker per credential.
+ * @param {{ count: number, bindings: Record<string, unknown>, persist?: string,
+ *   broker?: string }} options
+ *   persist: a directory that keeps the Durable Objects' storage (a later fleet with the same
+ *   directory finds it); broker: an ES module script whose `TokenBroker` class replaces the
+ *   Worker's own (a broker that throws or hangs).
+ * Returns { fetch(i, path, init), logs, dispose() }.
+ */
+export async function startFleet({ count, bindings, persist, broker, build = true }) {
+  if (build) await ensureWorkerBuilt();
+  const logs = [];
+  const host = broker === undefined ? 'edge-oauth-0' : 'broker';
+  const instance = (i) => ({
+    name: `edge-oauth-${i}`,
+    modules: true,
+    scriptPath: WORKER_SCRIPT,
+    modulesRoot: BUILD_DIR,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings,
+    durableObjects: { TOKEN_BROKER: { className: 'TokenBroker', scriptName: host } },
+  });
+  const workers = Array.from({ length: count }, (_, i) => instance(i));
+  if (broker !== undefined) {
+    workers.push({ name: 'broker', modules: true, script: broker, compatibilityDate: COMPATIBILITY_DATE });
+  }
+  const mf = new Miniflare({
+    cf: false,
+    host: '127.0.0.1',
+    port: 0,
+    handleStructuredLogs: ({ level, message }) => {
+      for (const line of String(message).split('\n')) if (line !== '') logs.push({ level, message: line, at: Date.now() });
+    },
+    ...(persist === undefined ? {} : { durableObjectsPersist: persist }),
+    workers,
+  });
+  try {
+    await mf.ready;
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    throw err;
+  }
+  const fetchers = await Promise.all(workers.slice(0, count).map((w) => mf.getWorker(w.name)));
+  let disposed;
+  return {
+    mf,
+    logs,
+    /** A request to instance `i`: `path` is appended to http://worker.local. */
+    fetch(i, path, init = {}) {
+      const headers = new Headers(init.headers ?? {});
+      if (!headers.has('accept-encoding')) headers.set('accept-encoding', 'identity');
+      return fetchers[i].fetch(`${DISPATCH_BASE}${path}`, { redirect: 'manual', ...init, headers });
+    },
+    async dispose() {
+      disposed ??= mf.dispose();
+      return disposed;
+    },
+  };
+}
