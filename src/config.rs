@@ -333,7 +333,7 @@ impl ConfigInput {
                 }
                 let realm = crate::request::percent_encode(realm, false);
                 let base = [
-                    base.trim_end_matches('/'),
+                    trim_end(base, "/"),
                     "/realms/",
                     &realm,
                     "/protocol/openid-connect",
@@ -571,7 +571,7 @@ pub fn endpoint_url_problem(
             .concat(),
         );
     }
-    if url.contains('#') {
+    if url.bytes().any(|b| b == b'#') {
         return Some(" must not have a #fragment".into());
     }
     match parsed.scheme.as_str() {
@@ -608,12 +608,29 @@ pub fn check_endpoint_url(
     }
 }
 
+/// `text` without the `suffix`es at its end. (`trim_end_matches` brings the char searcher into
+/// the npm wasm; `strip_suffix` with a `&str` compares bytes.)
+pub(crate) fn trim_end<'a>(mut text: &'a str, suffix: &str) -> &'a str {
+    while let Some(rest) = text.strip_suffix(suffix) {
+        text = rest;
+    }
+    text
+}
+
+/// For splitting text at its dots byte by byte: one copy of the splitter for all such splits,
+/// and no char searcher.
+pub(crate) fn is_dot(b: &u8) -> bool {
+    *b == b'.'
+}
+
 /// Loopback hosts as the WHATWG parser writes them, where plain http never leaves the
 /// machine: `localhost`, `127.0.0.0/8` and `[::1]`.
 pub fn is_loopback(hostname: &str) -> bool {
     hostname == "localhost"
         || hostname == "[::1]"
         || hostname.strip_prefix("127.").is_some_and(|rest| {
-            rest.split('.').count() == 3 && rest.split('.').all(|p| p.parse::<u8>().is_ok())
+            let mut parts = rest.as_bytes().split(is_dot);
+            let octet = |part| core::str::from_utf8(part).is_ok_and(|p| p.parse::<u8>().is_ok());
+            parts.clone().count() == 3 && parts.all(octet)
         })
 }
