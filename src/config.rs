@@ -179,14 +179,12 @@ impl ConfigInput {
             Some("device_code") => GrantConfig::DeviceCode,
             _ => GrantConfig::ClientCredentials,
         };
-        let extra_params = source
-            .list(name!(EXTRA_PARAMS))
-            .chunks_exact(2)
-            .filter_map(|pair| match pair {
-                [name, value] => Some((name.clone(), value.clone())),
-                _ => None,
-            })
-            .collect();
+        // Name, value, name, value: moved into pairs (a name left without a value is dropped).
+        let mut list = source.list(name!(EXTRA_PARAMS)).into_iter();
+        let mut extra_params = Vec::new();
+        while let (Some(name), Some(value)) = (list.next(), list.next()) {
+            extra_params.push((name, value));
+        }
         Ok(Self {
             token_url: source.text(name!(TOKEN_URL)),
             issuer: source.text(name!(ISSUER)),
