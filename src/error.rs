@@ -279,7 +279,8 @@ fn redact(text: &str, secrets: &[String]) -> String {
 /// `http://…` or `https://…`, with no space in it.
 fn is_web_url(text: &str) -> bool {
     let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://")) && !text.contains(' ')
+    (lower.starts_with("https://") || lower.starts_with("http://"))
+        && !text.bytes().any(|b| b == b' ')
 }
 
 /// `n` in decimal digits.

@@ -175,12 +175,12 @@ fn authenticated_post(
 /// (`https://h/realms/x` → `https://h/.well-known/oauth-authorization-server/realms/x`).
 /// Servers that append that suffix to the issuer too are tried last.
 pub fn discovery_urls(issuer: &str) -> Vec<String> {
-    let issuer = issuer.trim_end_matches('/');
+    let issuer = crate::config::trim_end(issuer, "/");
     // The issuer passed `check_endpoint_url`: it starts with `scheme://`.
-    let host_start = issuer.find(':').map_or(0, |i| i + 3);
+    let host_start = issuer.bytes().position(|b| b == b':').map_or(0, |i| i + 3);
     let path_start = issuer
         .get(host_start..)
-        .and_then(|rest| rest.find('/'))
+        .and_then(|rest| rest.bytes().position(|b| b == b'/'))
         .map_or(issuer.len(), |i| host_start + i);
     let (origin, path) = issuer.split_at_checked(path_start).unwrap_or((issuer, ""));
     let mut urls = vec![

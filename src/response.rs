@@ -5,7 +5,7 @@
 //! core sees a parsed object through [`Json`] and [`JsonObject`] and checks its fields, which
 //! keeps a JSON parser out of the wasm.
 
-use crate::config::{endpoint_url_problem, AuthMethod, UrlParser};
+use crate::config::{endpoint_url_problem, is_dot, AuthMethod, UrlParser};
 use crate::error::TokenError;
 use crate::options::Surface;
 use crate::secret::{AccessToken, RefreshToken};
@@ -308,16 +308,17 @@ fn is_token_text(text: &str) -> bool {
 /// `"3600"` or `"3600.5"` as seconds: the forms servers send `expires_in` in as a string.
 /// (Hand-parsed: the float parser of `core` is larger than all of this module.)
 fn decimal_seconds(text: &str) -> Option<f64> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    let mut parts = text.as_bytes().split(is_dot);
+    let (whole, fraction) = (parts.next()?, parts.next().unwrap_or_default());
+    if parts.next().is_some() {
+        return None;
+    }
+    let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
     if whole.is_empty() || whole.len() > 15 || !digits(whole) || !digits(fraction) {
         return None;
     }
-    let value = |part: &str| {
-        part.bytes()
-            .fold(0.0, |n, b| n * 10.0 + f64::from(b - b'0'))
-    };
-    let scale = fraction.bytes().fold(1.0, |s, _| s * 10.0);
+    let value = |part: &[u8]| part.iter().fold(0.0, |n, b| n * 10.0 + f64::from(b - b'0'));
+    let scale = fraction.iter().fold(1.0, |s, _| s * 10.0);
     Some(value(whole) + value(fraction) / scale)
 }
 
@@ -340,7 +341,7 @@ fn normalise_token_type(kind: String) -> String {
 /// The `iat` and `exp` claims of a JWT, decoded but not verified; none for opaque tokens.
 fn jwt_times<J: Json>(json: &J, token: &str) -> JwtTimes {
     let claims = (|| {
-        let mut parts = token.split('.');
+        let mut parts = token.as_bytes().split(is_dot);
         let (_header, payload) = (parts.next()?, parts.next()?);
         parts.next()?;
         let bytes = base64url_decode(payload)?;
@@ -357,10 +358,13 @@ fn jwt_times<J: Json>(json: &J, token: &str) -> JwtTimes {
 }
 
 /// Unpadded base64url (RFC 4648 §5), as JWTs use.
-fn base64url_decode(input: &str) -> Option<Vec<u8>> {
+fn base64url_decode(mut input: &[u8]) -> Option<Vec<u8>> {
+    while let [rest @ .., b'='] = input {
+        input = rest;
+    }
     let mut out = Vec::with_capacity(input.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
-    for b in input.trim_end_matches('=').bytes() {
+    for &b in input {
         let v = match b {
             b'A'..=b'Z' => b - b'A',
             b'a'..=b'z' => b - b'a' + 26,

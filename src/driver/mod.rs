@@ -255,7 +255,6 @@ impl Driver {
         }
         let deadline = now.saturating_add(self.config.max_wait_ms);
         match (&self.endpoint, &self.config.endpoint) {
-            (Some(_), _) => self.endpoint_known(now, deadline),
             (None, Endpoint::Issuer(issuer)) => {
                 let mut rest = discovery_urls(issuer);
                 let first = rest.remove(0);
@@ -264,9 +263,10 @@ impl Driver {
                     deadline,
                     Phase::Discovery { rest },
                     discovery_request(first),
-                )
+                );
             }
-            (None, Endpoint::TokenUrl(_)) => unreachable!("a token URL is known from the start"),
+            // Known: a token URL from the start, an issuer's endpoint once discovered.
+            _ => self.endpoint_known(now, deadline),
         }
     }
 
@@ -351,10 +351,16 @@ impl Driver {
         self.cache.cancel_flight();
     }
 
+    /// Begins the refresh, else the configured grant, at the endpoint: known here (no panic
+    /// path for the case that cannot happen).
     fn endpoint_known(&mut self, now: u64, deadline: u64) {
+        let Some((url, auth)) = &self.endpoint else {
+            return;
+        };
         match self.cache.take_refresh_token() {
             Some(refresh_token) => {
-                let request = self.token_request(Grant::RefreshToken(&refresh_token));
+                let grant = Grant::RefreshToken(&refresh_token);
+                let request = token_request(&self.config, url, *auth, grant);
                 self.begin(now, deadline, Phase::Refresh { refresh_token }, request)
             }
             None => {
@@ -363,12 +369,16 @@ impl Driver {
         }
     }
 
-    /// Begins the configured grant; false when it cannot run without a user (device code).
+    /// Begins the configured grant; false when it cannot run without a user (device code), or
+    /// without a known endpoint (which cannot happen, as in [`endpoint_known`]).
+    ///
+    /// [`endpoint_known`]: Self::endpoint_known
     fn original_grant(&mut self, now: u64, deadline: u64) -> bool {
-        let Some(grant) = Grant::original(&self.config) else {
+        let (Some(grant), Some((url, auth))) = (Grant::original(&self.config), &self.endpoint)
+        else {
             return false;
         };
-        let request = self.token_request(grant);
+        let request = token_request(&self.config, url, *auth, grant);
         self.begin(now, deadline, Phase::Grant, request);
         true
     }
@@ -383,11 +393,6 @@ impl Driver {
         if self.device_endpoint.is_none() {
             self.device_endpoint = metadata.device_authorization_endpoint;
         }
-    }
-
-    fn token_request(&self, grant: Grant<'_>) -> HttpRequest {
-        let (url, auth) = self.endpoint.as_ref().expect("the endpoint is known");
-        token_request(&self.config, url, *auth, grant)
     }
 
     fn begin(&mut self, now: u64, deadline: u64, phase: Phase, request: HttpRequest) {

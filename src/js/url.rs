@@ -28,7 +28,7 @@ impl UrlParser for Platform {
         let url = Url::new(text).ok()?;
         let protocol = url.protocol();
         Some(ParsedUrl {
-            scheme: protocol.trim_end_matches(':').into(),
+            scheme: crate::config::trim_end(&protocol, ":").into(),
             hostname: url.hostname(),
             has_credentials: !url.username().is_empty() || !url.password().is_empty(),
         })

@@ -32,7 +32,7 @@ impl CoreClient {
     /// message, ... }` when they are wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(flat: JsValue) -> Result<CoreClient, JsValue> {
-        let config = ConfigInput::read(&FlatOptions(&flat))
+        let config = ConfigInput::read_from(&FlatOptions(&flat))
             .and_then(|input| input.validate(&Platform))
             .map_err(|e| error_fields(&e, None))?;
         Ok(CoreClient {
