@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // edge-oauth benchmark: `npm run bench` (builds pkg/ and build/ first), or, once built,
-//   node tests/bench/run.mjs [--only=cache,cold,expiry,size,compile,worker,memory,soak]
+//   node tests/bench/run.mjs [--only=cache,cold,expiry,size,compile,worker,memory,soak,broker]
 //
 // Installs its own peers (tests/bench/package.json, pinned, with its own lock file) when
 // they are missing, runs each section in a fresh process (bounded in time), prints ONE table
@@ -64,6 +64,12 @@ const SECTIONS = [
     title: '7. Soak: the edge-oauth Worker (build/) under autocannon, 50 connections for 30 s, while the IdP flaps (healthy with 6 s tokens, 429 + Retry-After: 2, 500, hanging; 3 s each, repeated); TIMEOUT_MS 1000, MAX_WAIT_MS 2000',
     needs: ['build'],
     limitS: 90,
+  },
+  {
+    name: 'broker',
+    title: '8. Token broker: N isolates (edge-oauth Worker instances in one workerd) with and without TOKEN_BROKER, one request per isolate every 250 ms for 12 s, 5-second tokens renewed 1 s ahead; token requests per lifetime; the cold path\'s token time (Server-Timing "fetch"): the broker lookup vs a token request',
+    needs: ['build'],
+    limitS: 240,
   },
 ];
 

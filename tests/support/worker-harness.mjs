@@ -174,13 +174,14 @@ export async function startWorker({ bindings = {}, services = {}, build = true }
  *   broker?: string }} options
  *   persist: a directory that keeps the Durable Objects' storage (a later fleet with the same
  *   directory finds it); broker: an ES module script whose `TokenBroker` class replaces the
- *   Worker's own (a broker that throws or hangs).
+ *   Worker's own (a broker that throws or hangs), or false for no TOKEN_BROKER binding.
  * Returns { fetch(i, path, init), logs, dispose() }.
  */
 export async function startFleet({ count, bindings, persist, broker, build = true }) {
   if (build) await ensureWorkerBuilt();
   const logs = [];
   const host = broker === undefined ? 'edge-oauth-0' : 'broker';
+  const durableObjects = broker === false ? {} : { TOKEN_BROKER: { className: 'TokenBroker', scriptName: host } };
   const instance = (i) => ({
     name: `edge-oauth-${i}`,
     modules: true,
@@ -189,10 +190,10 @@ export async function startFleet({ count, bindings, persist, broker, build = tru
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: COMPATIBILITY_DATE,
     bindings,
-    durableObjects: { TOKEN_BROKER: { className: 'TokenBroker', scriptName: host } },
+    durableObjects,
   });
   const workers = Array.from({ length: count }, (_, i) => instance(i));
-  if (broker !== undefined) {
+  if (typeof broker === 'string') {
     workers.push({ name: 'broker', modules: true, script: broker, compatibilityDate: COMPATIBILITY_DATE });
   }
   const mf = new Miniflare({
