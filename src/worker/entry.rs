@@ -17,7 +17,7 @@ use super::access::check_access;
 use super::answer::{json_error, json_escape, server_timing, token_failure, TokenSource};
 use super::broker::{stats_route, HandOut, STATS_ROUTE};
 use super::broker_client::BrokerClient;
-use super::config::TOKEN_BROKER;
+use super::config::{Access, TOKEN_BROKER};
 use super::engine::{access_token_of, Bearer, Engine};
 use super::env::{gateway_of, EnvVars};
 use super::headers::{connection_names, hop_by_hop_headers, request_headers_to_drop};
@@ -487,8 +487,10 @@ async fn broker_stats(
         );
         return json_response(404, None, &body);
     };
+    // Only with a key: a route open to anyone (ALLOW_ANONYMOUS) shows no stats.
     let presented = headers.get(&proxy.key_header)?;
-    if check_access(&gate.route.access, presented.as_deref()).is_err() {
+    let keyed = matches!(gate.route.access, Access::Keys(_));
+    if !keyed || check_access(&gate.route.access, presented.as_deref()).is_err() {
         let message = "present one of the route's proxy keys";
         return json_response(
             401,
