@@ -11,7 +11,7 @@ use edge_oauth::response::Token;
 use edge_oauth::secret::{AccessToken, ClientSecret, Password, RefreshToken, Username};
 use edge_oauth::worker::answer::FailureAnswer;
 use edge_oauth::worker::broker::{
-    credential_parts, failure_json, parse_hand_out, reported_fallbacks, stats_route, token_json,
+    credential_parts, failure_json, parse_hand_out, query_param, reported_fallbacks, token_json,
     token_request_url, BrokerStats, HandOut,
 };
 
@@ -131,13 +131,25 @@ fn what_is_not_a_hand_out_is_none() {
 
 #[test]
 fn queries_and_stats() {
-    assert_eq!(token_request_url(3), "https://broker/token?fallbacks=3");
+    assert_eq!(
+        token_request_url(3, None),
+        "https://broker/token?fallbacks=3"
+    );
+    assert_eq!(
+        token_request_url(0, Some("ab12")),
+        "https://broker/token?fallbacks=0&refused=ab12"
+    );
+    assert_eq!(
+        query_param("?fallbacks=0&refused=ab12", "refused"),
+        Some("ab12")
+    );
+    assert_eq!(query_param("?xrefused=1", "refused"), None);
     assert_eq!(reported_fallbacks("?fallbacks=3"), 3);
     assert_eq!(reported_fallbacks("?x=1&fallbacks=12"), 12);
     assert_eq!(reported_fallbacks("?fallbacks=many"), 0);
     assert_eq!(reported_fallbacks(""), 0);
-    assert_eq!(stats_route("?route=/ainua/"), "/ainua/");
-    assert_eq!(stats_route(""), "");
+    assert_eq!(query_param("?route=/ainua/", "route"), Some("/ainua/"));
+    assert_eq!(query_param("", "route"), None);
     let stats = BrokerStats {
         token_requests: 2,
         hand_outs: 40,

@@ -380,6 +380,33 @@ fn what_is_refused_names_the_route_and_the_field_and_quotes_no_value() {
 }
 
 #[test]
+fn what_was_pasted_in_place_of_a_name_is_never_repeated() {
+    for (fields, says) in [
+        (
+            r#", "clientSecret": { "secret": "pasted s3cret value!" }"#,
+            "clientSecret names the secret a name that is not a binding's, which is not set",
+        ),
+        (
+            r#", "keys": "key-one,key-two""#,
+            "keys names the secret a name that is not a binding's",
+        ),
+        (
+            r#", "": "x""#,
+            "unknown field (a name that is not an option)",
+        ),
+    ] {
+        let (message, answer) = refused(&with_origin(fields));
+        assert!(message.contains(says), "{fields}: {message}");
+        for pasted in ["pasted s3cret", "key-one"] {
+            assert!(
+                !message.contains(pasted) && !answer.contains(pasted),
+                "{message}"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_routes_themselves_must_be_well_formed() {
     let base = r#""origin": "https://a.example.com", "tokenUrl": "https://auth.example.com/t", "clientId": "c", "clientSecret": { "secret": "AINUA_CLIENT_SECRET" }"#;
     let cases = [

@@ -178,13 +178,17 @@ pub const TOKEN_PATH: &str = "/token";
 /// The path of a broker's stats.
 pub const STATS_PATH: &str = "/stats";
 
-/// The broker request URL (the host is never resolved: a Durable Object stub gets it).
-pub fn token_request_url(fallbacks: u64) -> String {
+/// The broker request URL (the host is never resolved: a Durable Object stub gets it), with
+/// the fallbacks to report and the hash of a token the origin refused.
+pub fn token_request_url(fallbacks: u64, refused_hash: Option<&str>) -> String {
+    let refused = refused_hash.map_or(String::new(), |hash| ["&refused=", hash].concat());
+    let fallbacks = fallbacks.to_string();
     [
         "https://broker",
         TOKEN_PATH,
         "?fallbacks=",
-        &fallbacks.to_string(),
+        &fallbacks,
+        &refused,
     ]
     .concat()
 }
@@ -198,21 +202,17 @@ pub fn stats_request_url() -> String {
 /// `?route=` (the prefix; none for the single-origin vars).
 pub const STATS_ROUTE: &str = "/__edge-oauth/broker-stats";
 
-/// The `route` of a stats request's query, as given (prefixes hold no `&`).
-pub fn stats_route(query: &str) -> &str {
+/// The value of `name` in a query (`?a=1&b=2`), as given.
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query
         .trim_start_matches('?')
         .split('&')
-        .find_map(|pair| pair.strip_prefix("route="))
-        .unwrap_or("")
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// The fallbacks an isolate reported in a token request's query.
 pub fn reported_fallbacks(query: &str) -> u64 {
-    query
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("fallbacks="))
+    query_param(query, "fallbacks")
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }

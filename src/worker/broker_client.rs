@@ -20,6 +20,8 @@ use crate::js::Platform;
 extern "C" {
     #[wasm_bindgen(js_name = brokerName)]
     pub(super) fn broker_name(public_part: &str, secret_part: &str) -> Promise;
+    #[wasm_bindgen(js_name = sha256Hex)]
+    pub(super) fn sha256_hex(text: &str) -> Promise;
     #[wasm_bindgen(js_name = askBroker)]
     fn ask_broker(namespace: &JsValue, name: &str, url: &str, timeout_ms: f64) -> Promise;
 }
@@ -34,9 +36,8 @@ pub struct BrokerClient {
     name: RefCell<Option<String>>,
     /// The question under way: its answer's text, or undefined.
     flight: RefCell<Option<Promise>>,
-    /// Fallbacks since the last report to the broker, and those the question under way reports.
+    /// Fallbacks since the last report to the broker.
     fallbacks: Cell<u64>,
-    reporting: Cell<u64>,
     /// `BROKER_TIMEOUT_MS`.
     timeout_ms: u64,
 }
@@ -50,40 +51,49 @@ impl BrokerClient {
             name: RefCell::new(None),
             flight: RefCell::new(None),
             fallbacks: Cell::new(0),
-            reporting: Cell::new(0),
             timeout_ms,
         }
     }
 
-    /// The broker's hand-out; `None` when it did not answer in time, or not with one.
-    pub async fn ask(&self) -> Option<HandOut> {
+    /// The broker's hand-out; `None` when it did not answer in time, or not with one, and the
+    /// isolate is to get the token itself (the question that fell through counts and logs
+    /// it, once for all the requests that waited on it). `refused`: the token the origin has
+    /// just refused: that question is the caller's own, and tells the broker.
+    pub async fn ask(&self, route: &str, refused: Option<&str>) -> Option<HandOut> {
         let name = self.name().await?;
+        let refused_hash = match refused {
+            Some(token) => Some(JsFuture::from(sha256_hex(token)).await.ok()?.as_string()?),
+            None => None,
+        };
         // Checked and set with no wait in between: one question at a time.
-        let current = self.flight.borrow().clone();
+        let current = self
+            .flight
+            .borrow()
+            .clone()
+            .filter(|_| refused_hash.is_none());
         let promise = current.unwrap_or_else(|| {
-            let fallbacks = self.fallbacks.replace(0);
-            self.reporting.set(fallbacks);
-            let url = token_request_url(fallbacks);
+            let url = token_request_url(self.fallbacks.replace(0), refused_hash.as_deref());
             let promise = ask_broker(&self.namespace, &name, &url, self.timeout_ms as f64);
             self.flight.replace(Some(promise.clone()));
             promise
         });
         let text = JsFuture::from(promise.clone()).await.ok();
-        if self
+        let answer = text
+            .and_then(|text| text.as_string())
+            .and_then(|text| parse_hand_out(&text, &Platform))
+            .map(|(hand_out, _)| hand_out);
+        let ended = self
             .flight
             .borrow()
             .as_ref()
-            .is_some_and(|f| Object::is(f, &promise))
-        {
+            .is_some_and(|f| Object::is(f, &promise));
+        if ended {
             self.flight.replace(None);
-            let reported = self.reporting.replace(0);
-            if !matches!(&text, Some(t) if t.is_string()) {
-                // The report did not arrive: it goes with the next question.
-                self.fallbacks.set(self.fallbacks.get() + reported);
+            if answer.is_none() {
+                self.fell_back(route);
             }
         }
-        let text = text?.as_string()?;
-        parse_hand_out(&text, &Platform).map(|(hand_out, _)| hand_out)
+        answer
     }
 
     /// The broker's name: hashed once.
@@ -109,11 +119,13 @@ impl BrokerClient {
         JsFuture::from(asked).await.ok()?.as_string()
     }
 
-    /// The broker did not answer: the isolate gets the token itself, counted and logged.
-    pub fn fell_back(&self, route: &str, timeout_ms: u64) {
+    /// The broker did not answer: the isolate gets the token itself, counted (and reported
+    /// with the next question) and logged.
+    fn fell_back(&self, route: &str) {
         self.fallbacks.set(self.fallbacks.get() + 1);
         let line = format!(
-            "{{\"edgeOauth\":\"broker_fallback\",\"route\":\"{route}\",\"timeoutMs\":{timeout_ms}}}"
+            "{{\"edgeOauth\":\"broker_fallback\",\"route\":\"{route}\",\"timeoutMs\":{}}}",
+            self.timeout_ms
         );
         web_sys::console::warn_1(&line.into());
     }

@@ -20,10 +20,10 @@ use worker::Env;
 
 use super::answer::token_failure;
 use super::broker::{
-    credential_parts, failure_json, parse_hand_out, reported_fallbacks, BrokerStats, HandOut,
-    SEAL_INFO, STATS_PATH, STORED_TOKEN_KEY, TOKEN_PATH,
+    credential_parts, failure_json, parse_hand_out, query_param, reported_fallbacks, BrokerStats,
+    HandOut, SEAL_INFO, STATS_PATH, STORED_TOKEN_KEY, TOKEN_PATH,
 };
-use super::broker_client::broker_name;
+use super::broker_client::{broker_name, sha256_hex};
 use super::engine::Engine;
 use super::env::gateway_of;
 use super::http::Fetcher;
@@ -89,6 +89,9 @@ struct Held {
     /// The expiry of the token last stored, and of the token last seen.
     stored_expiry: Cell<u64>,
     seen_expiry: Cell<u64>,
+    /// Whether an isolate asked since the last renewal: a broker nobody asks stops renewing
+    /// (the next question renews on demand).
+    asked: Cell<bool>,
 }
 
 #[wasm_bindgen]
@@ -117,7 +120,11 @@ impl TokenBroker {
             };
             let body = match url.pathname().as_str() {
                 TOKEN_PATH => {
-                    held.add(|s| s.fallbacks += reported_fallbacks(&url.search()));
+                    let query = url.search();
+                    held.add(|s| s.fallbacks += reported_fallbacks(&query));
+                    if let Some(refused) = query_param(&query, "refused") {
+                        broker.refused(&held, refused).await;
+                    }
                     broker.hand_out(&held).await
                 }
                 STATS_PATH => held.stats().to_json(),
@@ -133,9 +140,11 @@ impl TokenBroker {
         future_to_promise(async move {
             let name = JsFuture::from(broker.storage().get(CREDENTIAL_KEY)).await?;
             if let Some(held) = broker.held(name.as_string().as_deref()).await {
-                let _ = held.engine.token(&broker.state).await;
-                held.engine.settled().await;
-                broker.after_renewal(&held).await;
+                if held.asked.replace(false) {
+                    let _ = held.engine.token(&broker.state).await;
+                    held.engine.settled().await;
+                    broker.after_renewal(&held).await;
+                }
             }
             Ok(JsValue::UNDEFINED)
         })
@@ -192,6 +201,7 @@ impl Broker {
                 stats: Cell::new(BrokerStats::default()),
                 stored_expiry: Cell::new(0),
                 seen_expiry: Cell::new(0),
+                asked: Cell::new(false),
             });
             self.restore(&held).await;
             let _ = JsFuture::from(self.storage().put(CREDENTIAL_KEY, &name.into())).await;
@@ -227,12 +237,25 @@ impl Broker {
         }
     }
 
+    /// The origin refused the token whose SHA-256 is `hash`: when it is the one held, it is
+    /// dropped (the engine's refusal rules hold: one renewal, then a cooldown).
+    async fn refused(&self, held: &Held, hash: &str) {
+        let Some((access_token, ..)) = held.engine.held() else {
+            return;
+        };
+        let hashed = JsFuture::from(sha256_hex(&access_token)).await;
+        if hashed.ok().and_then(|h| h.as_string()).as_deref() == Some(hash) {
+            held.engine.refused(&access_token);
+        }
+    }
+
     /// The token for an isolate, or the answer for its failure.
     async fn hand_out(&self, held: &Held) -> String {
+        held.asked.set(true);
         let (outcome, _) = held.engine.token(&self.state).await;
         self.after_renewal(held).await;
         match (outcome, held.engine.hand_out(false)) {
-            (Ok(_), Some((json, _))) => {
+            (Ok(_), Some(json)) => {
                 held.add(|s| s.hand_outs += 1);
                 json
             }
@@ -247,26 +270,35 @@ impl Broker {
     }
 
     /// After a renewal (or a hand-out): a new token is stored, sealed, and the next renewal
-    /// is set for when it stops being fresh.
+    /// is set for when it stops being fresh; without a fresh token (a failed renewal, a
+    /// cooldown), the next try is set a little later.
     async fn after_renewal(&self, held: &Held) {
-        let Some((_, fresh_until)) = held.engine.hand_out(false) else {
-            let at = Date::now() + RETRY_ALARM_MS;
-            let _ = JsFuture::from(self.storage().set_alarm(at)).await;
+        let now = Date::now();
+        let Some((_, fresh_until, expiry)) = held.engine.held() else {
+            let _ = JsFuture::from(self.storage().set_alarm(now + RETRY_ALARM_MS)).await;
             return;
         };
-        let expiry = held.engine.expiry().unwrap_or_default();
-        if expiry != held.seen_expiry.replace(expiry) {
-            held.add(|s| s.last_refresh_at = Date::now() as u64);
-            let at = (fresh_until as f64).max(Date::now() + 1_000.0);
+        let renewed = expiry != held.seen_expiry.replace(expiry);
+        if renewed {
+            held.add(|s| s.last_refresh_at = now as u64);
+        }
+        if renewed || (fresh_until as f64) <= now {
+            let at = (fresh_until as f64).max(now + 1_000.0);
             let _ = JsFuture::from(self.storage().set_alarm(at)).await;
         }
+        // Marked before the wait: concurrent hand-outs seal it once, and never an older one
+        // over a newer.
         if let Some(secret) = &held.seal_secret {
-            if expiry != held.stored_expiry.get() {
-                let (plaintext, _) = held.engine.hand_out(true).unwrap_or_default();
+            let stored = held.stored_expiry.get();
+            if expiry > stored {
+                held.stored_expiry.set(expiry);
+                let plaintext = held.engine.hand_out(true).unwrap_or_default();
                 let sealed = seal(secret.expose(), &held.name, SEAL_INFO, &plaintext);
-                if let Ok(sealed) = JsFuture::from(sealed).await {
-                    let _ = JsFuture::from(self.storage().put(STORED_TOKEN_KEY, &sealed)).await;
-                    held.stored_expiry.set(expiry);
+                match JsFuture::from(sealed).await {
+                    Ok(sealed) => {
+                        let _ = JsFuture::from(self.storage().put(STORED_TOKEN_KEY, &sealed)).await;
+                    }
+                    Err(_) => held.stored_expiry.set(stored),
                 }
             }
         }

@@ -211,20 +211,23 @@ impl Engine {
         (now_ms() < token.expires_at_ms).then(|| self.inner.bearer(token))
     }
 
-    /// The token held, as a broker's hand-out (with the refresh token for its own storage),
-    /// and when it stops being fresh; `None` without one.
-    pub fn hand_out(&self, with_refresh_token: bool) -> Option<(String, u64)> {
+    /// The token held, as a broker's hand-out (with the refresh token for its own storage);
+    /// `None` without one.
+    pub fn hand_out(&self, with_refresh_token: bool) -> Option<String> {
         let driver = self.inner.driver.borrow();
         let cache = driver.cache();
         let token = cache.token()?;
         let refresh = cache.refresh_token().filter(|_| with_refresh_token);
-        Some((token_json(token, refresh), cache.fresh_until(token)))
+        Some(token_json(token, refresh))
     }
 
-    /// When the token held expires.
-    pub fn expiry(&self) -> Option<u64> {
+    /// The token held: its access token, when it stops being fresh, and when it expires.
+    pub fn held(&self) -> Option<(String, u64, u64)> {
         let driver = self.inner.driver.borrow();
-        driver.cache().token().map(|token| token.expires_at_ms)
+        let cache = driver.cache();
+        let token = cache.token()?;
+        let access_token = token.access_token.expose().to_owned();
+        Some((access_token, cache.fresh_until(token), token.expires_at_ms))
     }
 
     /// Once the renewal under way, if any, has ended.

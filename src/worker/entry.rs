@@ -15,7 +15,7 @@ use worker::Env;
 
 use super::access::check_access;
 use super::answer::{json_error, json_escape, server_timing, token_failure, TokenSource};
-use super::broker::{stats_route, HandOut, STATS_ROUTE};
+use super::broker::{query_param, HandOut, STATS_ROUTE};
 use super::broker_client::BrokerClient;
 use super::config::{Access, TOKEN_BROKER};
 use super::engine::{access_token_of, Bearer, Engine};
@@ -74,8 +74,6 @@ struct Proxy {
     key_header: String,
     /// `LOG_LEVEL=debug`.
     debug_log: bool,
-    /// `BROKER_TIMEOUT_MS`.
-    broker_timeout_ms: u64,
     /// The response headers always dropped.
     response_drop: Names,
 }
@@ -163,14 +161,20 @@ fn handle(proxy: Rc<Proxy>, request: web_sys::Request, ctx: JsValue) -> Result<P
     // Only the debug log line reads the start time.
     let started = if proxy.debug_log { Date::now() } else { 0.0 };
     let headers = request.headers();
-    if let Some(query) = path_and_query(&request.url()).strip_prefix(STATS_ROUTE) {
-        let route = stats_route(query).to_owned();
+    let url = request.url();
+    let stats_query = path_and_query(&url)
+        .strip_prefix(STATS_ROUTE)
+        .filter(|rest| rest.is_empty() || rest.starts_with('?'))
+        .map(|query| query_param(query, "route").unwrap_or("").to_owned());
+    if let Some(route) = stats_query {
+        // As `URLSearchParams` writes it: `/` may come as `%2F`.
+        let route = js_sys::decode_uri_component(&route).map_or(route, String::from);
         return Ok(future_to_promise(async move {
             let answer = broker_stats(&proxy, &headers, &route).await;
             Ok(settle(answer).into())
         }));
     }
-    let (index, target) = match admit(&proxy, &request, &headers, started)? {
+    let (index, target) = match admit(&proxy, &request, &url, &headers, started)? {
         Ok(admitted) => admitted,
         Err(refusal) => return Ok(Promise::resolve(JsValue::from(refusal).as_ref())),
     };
@@ -202,7 +206,7 @@ fn handle(proxy: Rc<Proxy>, request: web_sys::Request, ctx: JsValue) -> Result<P
     Ok(future_to_promise(async move {
         let gate = &proxy.gates[index];
         let answer = forward(
-            &proxy, gate, &request, &ctx, &target, &outbound, started, false,
+            &proxy, gate, &request, &ctx, &target, &outbound, started, None,
         )
         .await;
         Ok(settle(answer).into())
@@ -332,21 +336,23 @@ fn on_upstream_response(
         return relayed(&proxy, gate);
     }
     let header_value = header_value.as_string().unwrap_or_default();
-    if !gate.engine.refused(access_token_of(&header_value)) {
+    let refused = access_token_of(&header_value).to_owned();
+    if !gate.engine.refused(&refused) {
         return relayed(&proxy, gate);
     }
     discard(&response);
     future_to_promise(async move {
         let answer = async {
             let headers = request.headers();
-            match admit(&proxy, &request, &headers, started)? {
+            match admit(&proxy, &request, &request.url(), &headers, started)? {
                 Ok((index, target)) => {
                     let gate = &proxy.gates[index];
                     let connection = headers.get("connection")?.unwrap_or_default();
                     let dropped = gate.request_drop.with_connection(&connection);
                     let outbound = copy_without(&headers, &dropped)?;
+                    let refused = Some(refused.as_str());
                     forward(
-                        &proxy, gate, &request, &ctx, &target, &outbound, started, true,
+                        &proxy, gate, &request, &ctx, &target, &outbound, started, refused,
                     )
                     .await
                 }
@@ -401,7 +407,6 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
         gates,
         key_header: gateway.key_header,
         debug_log: gateway.debug_log,
-        broker_timeout_ms: gateway.broker_timeout_ms,
         response_drop: Names::new(hop_by_hop_headers("")),
     });
     PROXY.with(|p| p.replace(Some(proxy.clone())));
@@ -432,17 +437,18 @@ struct TokenFailure {
 
 /// A token (and whether it came from memory), or the answer for a token failure: from the
 /// isolate's memory, else from the route's token broker when it has one, else (or when the
-/// broker does not answer in time) by its own renewal.
+/// broker does not answer in time) by its own renewal. `refused`: the token the origin has
+/// just refused, which the broker then drops too.
 async fn bearer(
-    proxy: &Proxy,
     gate: &Gate,
     ctx: &JsValue,
+    refused: Option<&str>,
 ) -> Result<Result<(Rc<Bearer>, bool), TokenFailure>, JsValue> {
     if let Some(bearer) = gate.engine.fresh_bearer() {
         return Ok(Ok((bearer, true)));
     }
     if let Some(broker) = &gate.broker {
-        match broker.ask().await {
+        match broker.ask(&gate.route.prefix, refused).await {
             Some(HandOut::Token(token)) => {
                 if let Some(bearer) = gate.engine.adopt(token, None) {
                     return Ok(Ok((bearer, false)));
@@ -455,7 +461,8 @@ async fn bearer(
                     detail: "the token broker answered with a token failure".into(),
                 }));
             }
-            None => broker.fell_back(&gate.route.prefix, proxy.broker_timeout_ms),
+            // Counted and logged by the one question that fell through.
+            None => {}
         }
     }
     let (outcome, from_memory) = gate.engine.token(ctx).await;
@@ -516,12 +523,12 @@ async fn broker_stats(
 fn admit(
     proxy: &Proxy,
     request: &web_sys::Request,
+    url: &str,
     headers: &Headers,
     started: f64,
 ) -> Result<Result<(usize, String), web_sys::Response>, JsValue> {
-    let url = request.url();
     let routes = proxy.gates.iter().map(|g| &g.route);
-    let Some((index, path)) = route_for(routes, path_and_query(&url)) else {
+    let Some((index, path)) = route_for(routes, path_and_query(url)) else {
         let message = "no route serves this path";
         return refuse(proxy, None, request, 404, "no_route", message, started).map(Err);
     };
@@ -543,7 +550,7 @@ fn admit(
 }
 /// Sends the request with a token, waiting for one if need be; after an origin 401, drops
 /// the token and sends once more with a new one if the body can be replayed. `refused`: the
-/// previous attempt's token was refused already (no further retry).
+/// token the previous attempt had, refused already (no further retry).
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     proxy: &Proxy,
@@ -553,7 +560,7 @@ async fn forward(
     target: &str,
     outbound: &Headers,
     started: f64,
-    refused: bool,
+    refused: Option<&str>,
 ) -> Result<web_sys::Response, JsValue> {
     let headers = request.headers();
     let method = request.method();
@@ -578,8 +585,8 @@ async fn forward(
     };
 
     let token_started = Date::now();
-    let (mut bearer, mut source) = match self::bearer(proxy, gate, ctx).await? {
-        Ok((bearer, _)) if refused => (bearer, TokenSource::Refresh),
+    let (mut bearer, mut source) = match self::bearer(gate, ctx, refused).await? {
+        Ok((bearer, _)) if refused.is_some() => (bearer, TokenSource::Refresh),
         Ok((bearer, true)) => (bearer, TokenSource::Cache),
         Ok((bearer, false)) => (bearer, TokenSource::Fetch),
         Err(failure) => return Ok(logged(proxy, gate, request, failure, started)),
@@ -587,7 +594,7 @@ async fn forward(
     let mut token_ms = Date::now() - token_started;
 
     let mut response = send(gate, target, &method, outbound, &bearer, body.as_ref()).await?;
-    let mut retried = refused;
+    let mut retried = refused.is_some();
     while response.status() == 401 {
         // A refused token is renewed at most once per request, and not at all when it had
         // replaced a refused one itself (the cache counts that as a failure).
@@ -597,7 +604,8 @@ async fn forward(
         retried = true;
         discard(&response);
         let refresh_started = Date::now();
-        bearer = match self::bearer(proxy, gate, ctx).await? {
+        let refused = Some(bearer.access_token.as_str());
+        bearer = match self::bearer(gate, ctx, refused).await? {
             Ok((found, _)) => found,
             Err(failure) => return Ok(logged(proxy, gate, request, failure, started)),
         };

@@ -83,6 +83,11 @@ export function relayResponse(response, dropped, timing) {
 const encoder = new TextEncoder();
 const hex = (bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
 
+/** Hex SHA-256 of `text`: how an isolate names a refused token to its broker. */
+export async function sha256Hex(text) {
+  return hex(await crypto.subtle.digest('SHA-256', encoder.encode(text)));
+}
+
 /** A credential's broker name: hex SHA-256 of `publicPart`, a zero byte, and SHA-256 of `secretPart`. */
 export async function brokerName(publicPart, secretPart) {
   const secretHash = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(secretPart)));

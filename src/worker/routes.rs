@@ -260,9 +260,9 @@ fn read_route(
         }
         (None, Some(service)) => {
             let what = [
-                " names '",
-                service,
-                "', which is not a service binding of this Worker ([[services]] in wrangler.toml)",
+                " names ",
+                &quoted_name(service),
+                ", which is not a service binding of this Worker ([[services]] in wrangler.toml)",
             ]
             .concat();
             return Err(problem(&route, "service", &what));
@@ -280,9 +280,9 @@ fn read_route(
             Some(keys) => Access::Keys(keys),
             None => {
                 let what = [
-                    " names the secret '",
-                    name,
-                    "', which is not set (wrangler secret put)",
+                    " names the secret ",
+                    &quoted_name(name),
+                    ", which is not set (wrangler secret put)",
                 ]
                 .concat();
                 return Err(problem(&route, "keys", &what));
@@ -309,6 +309,16 @@ fn is_prefix(prefix: &str) -> bool {
         && prefix
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b"\"\\?#".contains(&b))
+}
+
+/// A binding's name, quoted for the log (a caller's answer elides it), when it looks like one:
+/// what was pasted in its place (a secret, a list of keys) is never repeated.
+fn quoted_name(name: &str) -> String {
+    if is_binding_name(name) && name.len() <= MAX_FIELD_CHARS {
+        ["'", name, "'"].concat()
+    } else {
+        "a name that is not a binding's".into()
+    }
 }
 
 /// A service binding's name as wrangler allows it: a JS identifier.
@@ -341,13 +351,15 @@ enum Flat {
 /// functions (`fetch`, `onEvent`) nor the device flow's endpoint, which a proxy cannot use.
 fn route_option(setting: &Setting, path: &str) -> bool {
     setting.name.option == path
+        && !path.is_empty()
         && !matches!(setting.kind, Kind::Function(_))
         && setting.name != DEVICE_AUTHORIZATION_URL.name
 }
 
 /// A field name a message may repeat, or a stand-in.
 fn field_label(name: &str) -> &str {
-    let plain = name.len() <= MAX_FIELD_CHARS
+    let plain = !name.is_empty()
+        && name.len() <= MAX_FIELD_CHARS
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
@@ -436,9 +448,9 @@ fn flatten_one(
                 Some(secret) if !secret.is_empty() => Flat::Text(secret.to_owned()),
                 _ => {
                     let what = [
-                        " names the secret '",
-                        secret_name,
-                        "', which is not set (wrangler secret put)",
+                        " names the secret ",
+                        &quoted_name(secret_name),
+                        ", which is not set (wrangler secret put)",
                     ]
                     .concat();
                     return fail(&what);

@@ -136,6 +136,27 @@ describe('one token request for the whole fleet', () => {
   });
 });
 
+describe('a token the origin refuses', () => {
+  it('the isolate tells the broker, which drops it and renews once: every isolate then gets the new token', async () => {
+    const f = await fleet({ count: 2, bindings: bindings({}, longAuth) });
+    const before = longAuth.tokenRequests;
+    const first = await call(f, 0);
+    assert.equal((await call(f, 1)).status, 200);
+    const old = bearerOf(first);
+    origin.acceptTokens((token) => token !== old);
+    const retried = await call(f, 0, '/x/secure');
+    assert.equal(retried.status, 200, retried.text);
+    assert.match(retried.headers.get('server-timing'), /desc="refresh"/);
+    const fresh = bearerOf(retried);
+    assert.notEqual(fresh, old);
+    // The other isolate still holds the old token: refused, it gets the broker's new one.
+    const other = await call(f, 1, '/x/secure');
+    assert.equal(other.status, 200, other.text);
+    assert.equal(bearerOf(other), fresh);
+    assert.equal(longAuth.tokenRequests - before, 2, 'one token, and one renewal for the refusal');
+  });
+});
+
 describe('the broker down: isolates fetch their own token', () => {
   for (const [what, script] of [
     ['the binding throws', 'export class TokenBroker { fetch() { throw new Error("broker down"); } }'],
