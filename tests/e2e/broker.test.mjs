@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { CLIENTS, startAuthServer } from '../support/auth-server.mjs';
 import { startEchoOrigin } from '../support/echo-origin.mjs';
 import { startFixtureServer } from '../support/fixture-server.mjs';
-import { ensureWorkerBuilt, startFleet } from '../support/worker-harness.mjs';
+import { ensureWorkerBuilt, readAnswer, startFleet } from '../support/worker-harness.mjs';
 
 const KEY = 'broker-proxy-key-Hs42';
 const CLIENT = CLIENTS.post;
@@ -48,15 +48,7 @@ async function fleet(options) {
 }
 
 async function call(f, i, path = '/echo') {
-  const res = await f.fetch(i, path, { headers: { 'proxy-authorization': `Bearer ${KEY}` } });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json, headers: res.headers };
+  return readAnswer(await f.fetch(i, path, { headers: { 'proxy-authorization': `Bearer ${KEY}` } }));
 }
 
 const bearerOf = (answer) => answer.json?.headers?.authorization?.replace(/^Bearer /, '');

@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { startFixtureServer } from '../support/fixture-server.mjs';
 import { AINUA, AINUA_TOKEN_PATH, APITURE, REALM, startSeedSystems } from '../support/seed-systems.mjs';
-import { ensureWorkerBuilt, startWorker } from '../support/worker-harness.mjs';
+import { ensureWorkerBuilt, readAnswer, startWorker } from '../support/worker-harness.mjs';
 
 // The second Worker behind a service binding: answers with what it saw.
 const BACKEND = `export default {
@@ -68,15 +68,7 @@ async function gateway({ routes: list = routes(), extra = {}, asString = false }
  * with its length (dispatchFetch streams every body, and a streamed body is not replayed). */
 async function call(worker, path, key = KEYS.gateway, { http = false, ...init } = {}) {
   const send = http ? worker.fetch : worker.dispatchFetch;
-  const res = await send(path, { ...init, headers: { 'proxy-authorization': `Bearer ${key}`, ...(init.headers ?? {}) } });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readAnswer(await send(path, { ...init, headers: { 'proxy-authorization': `Bearer ${key}`, ...(init.headers ?? {}) } }));
 }
 
 /** What the Worker wrote itself, for the leak scan: every answer's headers, and the body of

@@ -72,6 +72,31 @@ export function ensureWorkerBuilt() {
   return building;
 }
 
+/** The built edge-oauth Worker as a miniflare worker named `name`. */
+function edgeOauthWorker(name, bindings) {
+  return {
+    name,
+    modules: true,
+    scriptPath: WORKER_SCRIPT,
+    modulesRoot: BUILD_DIR,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings,
+  };
+}
+
+/** A response read whole: `{ status, headers, text, json }` (json undefined unless JSON). */
+export async function readAnswer(res) {
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
 /**
  * Starts the Worker in workerd with `bindings` as its vars/secrets (strings, or JSON values
  * such as a `[[vars.ROUTES]]` table gives).
@@ -92,13 +117,7 @@ export async function startWorker({ bindings = {}, services = {}, build = true }
     for (const waiter of waiters) waiter();
   };
   const proxy = {
-    name: 'edge-oauth',
-    modules: true,
-    scriptPath: WORKER_SCRIPT,
-    modulesRoot: BUILD_DIR,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: COMPATIBILITY_DATE,
-    bindings,
+    ...edgeOauthWorker('edge-oauth', bindings),
     serviceBindings: Object.fromEntries(Object.keys(services).map((name) => [name, `service-${name}`])),
   };
   const others = Object.entries(services).map(([name, script]) => ({
@@ -182,16 +201,7 @@ export async function startFleet({ count, bindings, persist, broker, build = tru
   const logs = [];
   const host = broker === undefined ? 'edge-oauth-0' : 'broker';
   const durableObjects = broker === false ? {} : { TOKEN_BROKER: { className: 'TokenBroker', scriptName: host } };
-  const instance = (i) => ({
-    name: `edge-oauth-${i}`,
-    modules: true,
-    scriptPath: WORKER_SCRIPT,
-    modulesRoot: BUILD_DIR,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: COMPATIBILITY_DATE,
-    bindings,
-    durableObjects,
-  });
+  const instance = (i) => ({ ...edgeOauthWorker(`edge-oauth-${i}`, bindings), durableObjects });
   const workers = Array.from({ length: count }, (_, i) => instance(i));
   if (typeof broker === 'string') {
     workers.push({ name: 'broker', modules: true, script: broker, compatibilityDate: COMPATIBILITY_DATE });
