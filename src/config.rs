@@ -272,7 +272,7 @@ impl Default for Timing {
 }
 
 /// Parameters the client sets itself; `extraParams` may not override them.
-const RESERVED_PARAMS: [&str; 7] = [
+const RESERVED_PARAMS: [&str; 8] = [
     "grant_type",
     "client_id",
     "client_secret",
@@ -280,6 +280,7 @@ const RESERVED_PARAMS: [&str; 7] = [
     "username",
     "password",
     "refresh_token",
+    "device_code",
 ];
 
 impl ConfigInput {

@@ -11,6 +11,10 @@ use crate::secret::DeviceCode;
 
 /// The poll interval when the server names none (§3.2).
 pub const DEFAULT_INTERVAL_MS: u64 = 5_000;
+/// The shortest poll interval, whatever a server says (§3.5 counts in whole seconds).
+pub const MIN_INTERVAL_MS: u64 = 1_000;
+/// The longest a device code is polled for, whatever a server says.
+pub const MAX_EXPIRES_IN_MS: u64 = 86_400_000;
 /// What `slow_down` adds to the interval, for every later poll (§3.5).
 pub const SLOW_DOWN_MS: u64 = 5_000;
 /// The longest interval a failed poll backs off to.
@@ -67,13 +71,16 @@ pub fn parse_device_authorization<P: Json + UrlParser>(
     };
     let expires_in_ms =
         seconds("expires_in").ok_or_else(|| invalid("expires_in is not a number of seconds"))?;
+    // A server cannot make the client poll without pause, nor for longer than a day.
+    let expires_in_ms = expires_in_ms.min(MAX_EXPIRES_IN_MS);
+    let interval_ms = seconds("interval").map_or(DEFAULT_INTERVAL_MS, |ms| ms.max(MIN_INTERVAL_MS));
     Ok(DeviceAuthorization {
         device_code: DeviceCode::new(device_code),
         user_code,
         verification_uri,
         verification_uri_complete: text("verification_uri_complete").and_then(web_url),
         expires_at_ms: now.saturating_add(expires_in_ms),
-        interval_ms: seconds("interval").unwrap_or(DEFAULT_INTERVAL_MS),
+        interval_ms,
     })
 }
 

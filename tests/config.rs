@@ -546,6 +546,7 @@ fn reserved_extra_params_are_refused() {
         "username",
         "password",
         "refresh_token",
+        "device_code",
     ] {
         let message = config_error(ConfigInput {
             extra_params: vec![

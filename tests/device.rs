@@ -398,6 +398,23 @@ fn access_denied_and_expiry_end_the_flow_without_a_cooldown_for_get_token() {
 }
 
 #[test]
+fn a_server_cannot_make_the_client_poll_without_pause_or_for_ever() {
+    let body = r#"{"device_code":"dc-1","user_code":"U-1","verification_uri":"https://auth.example.test/device","expires_in":1e12,"interval":0.0004}"#;
+    let authorization = parse_device_authorization(&SerdeJson, &json_200(body), T0).unwrap();
+    assert_eq!(authorization.interval_ms, 1_000);
+    assert_eq!(authorization.expires_at_ms, T0 + 86_400_000);
+}
+
+#[test]
+fn a_poll_under_way_is_not_sent_again_by_a_second_waiter() {
+    let mut d = driver(device_input());
+    authorized(&mut d, None);
+    sent(d.device_next(T0 + 5_010));
+    // Another waitForToken() at the same moment waits for the answer's interval.
+    assert_eq!(slept(d.device_next(T0 + 5_010)), 5_000);
+}
+
+#[test]
 fn a_network_error_while_polling_backs_off_and_polling_goes_on() {
     let mut d = driver(device_input());
     authorized(&mut d, None);

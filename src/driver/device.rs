@@ -175,11 +175,13 @@ impl Driver {
         let Some(flow) = self.device.as_mut() else {
             return device_failed(TokenError::Aborted);
         };
-        let Phase::Polling { polling, .. } = &flow.phase else {
+        let Phase::Polling { polling, .. } = &mut flow.phase else {
             return device_failed(TokenError::Aborted);
         };
         match polling.wait(now) {
             Ok(0) => {
+                // Not due again until its answer says when: a second waiter sleeps meanwhile.
+                polling.next_at_ms = now.saturating_add(polling.interval_ms);
                 flow.sent_at = now;
                 let request = flow.request.clone();
                 self.cache.note_request();

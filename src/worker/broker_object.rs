@@ -15,7 +15,7 @@ use std::rc::Rc;
 use js_sys::{Date, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::{Request, Response, ResponseInit, Url};
+use web_sys::{Request, Url};
 use worker::Env;
 
 use super::answer::token_failure;
@@ -25,6 +25,7 @@ use super::broker::{
 };
 use super::broker_client::{broker_name, sha256_hex};
 use super::engine::Engine;
+use super::entry::json_response;
 use super::env::gateway_of;
 use super::http::Fetcher;
 use crate::js::Platform;
@@ -116,7 +117,7 @@ impl TokenBroker {
             let name = request.headers().get(CREDENTIAL_HEADER).ok().flatten();
             let url = Url::new(&request.url())?;
             let Some(held) = broker.held(name.as_deref()).await else {
-                return Ok(answer(404, "{\"error\":\"unknown_credential\"}")?.into());
+                return Ok(json_response(404, None, "{\"error\":\"unknown_credential\"}")?.into());
             };
             let body = match url.pathname().as_str() {
                 TOKEN_PATH => {
@@ -128,9 +129,9 @@ impl TokenBroker {
                     broker.hand_out(&held).await
                 }
                 STATS_PATH => held.stats().to_json(),
-                _ => return Ok(answer(404, "{\"error\":\"not_found\"}")?.into()),
+                _ => return Ok(json_response(404, None, "{\"error\":\"not_found\"}")?.into()),
             };
-            Ok(answer(200, &body)?.into())
+            Ok(json_response(200, None, &body)?.into())
         })
     }
 
@@ -320,12 +321,4 @@ impl Held {
             ..self.stats.get()
         }
     }
-}
-
-fn answer(status: u16, body: &str) -> Result<Response, JsValue> {
-    let init = ResponseInit::new();
-    init.set_status(status);
-    let response = Response::new_with_opt_str_and_init(Some(body), &init)?;
-    response.headers().set("content-type", "application/json")?;
-    Ok(response)
 }

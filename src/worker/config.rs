@@ -6,7 +6,9 @@ use alloc::{borrow::ToOwned, format, string::String, vec, vec::Vec};
 use core::fmt;
 
 use super::routes::{read_routes, Route, RouteValue};
-use crate::config::{check_endpoint_url, is_header_name, Config, ConfigInput, Source, UrlParser};
+use crate::config::{
+    check_endpoint_url, checked_number, is_header_name, Config, ConfigInput, Source, UrlParser,
+};
 use crate::error::TokenError;
 use crate::options::*;
 use crate::secret::ClientSecret;
@@ -118,15 +120,9 @@ pub fn gateway_config(
 
 /// `BROKER_TIMEOUT_MS`, checked against its row.
 fn broker_timeout_ms(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<u64, TokenError> {
-    let limits = BROKER_TIMEOUT_MS.limits();
-    match vars.number(BROKER_TIMEOUT_MS.name) {
-        None => Ok(limits.default as u64),
-        Some(ms) if limits.allows(ms) => Ok(ms as u64),
-        Some(_) => Err(TokenError::config(
-            BROKER_TIMEOUT_MS.name.var,
-            ["BROKER_TIMEOUT_MS must be ", limits.text].concat(),
-        )),
-    }
+    let (name, limits) = BROKER_TIMEOUT_MS.number();
+    let ms = checked_number(Surface::Worker, name, &limits, vars.number(name))?;
+    Ok(ms as u64)
 }
 
 /// The validated configuration of the single-origin vars.

@@ -413,7 +413,8 @@ fn proxy_for(env: &Env) -> Result<Rc<Proxy>, TokenError> {
     Ok(proxy)
 }
 
-fn json_response(
+/// A JSON answer with `status` (and `Retry-After`).
+pub(super) fn json_response(
     status: u16,
     retry_after: Option<&str>,
     body: &str,

@@ -1,8 +1,9 @@
-// 5. The Worker under load: autocannon (50 connections) on loopback against four Workers in
+// 5. The Worker under load: autocannon (50 connections) on loopback against five Workers in
 // workerd (Miniflare, one instance each, all up at once, each on its own 127.0.0.1 port):
 //   - the edge-oauth Worker as built (build/index.js + build/index_bg.wasm);
 //   - the same Worker as a gateway of four routes (ROUTES), each with its own client, the
-//     load on one of them: what routing costs;
+//     load on one of them: what routing costs; and a second copy of the one-route Worker
+//     (A/A), whose ratio to the first is the spread this machine gives two equal Workers;
 //   - workers/forward.js: a plain JS Worker that only forwards (no token);
 //   - workers/oauth4webapi.js: a plain JS Worker that attaches a cached oauth4webapi token.
 // All three check the same proxy key and forward to the same origin: a node:http server that
@@ -11,7 +12,7 @@
 // the bench oidc-provider (5-minute tokens: after the warm-up every request is a cache hit).
 //
 // Each Worker gets `seconds` (10) of load, split into `rounds` (5) runs; the runs are
-// interleaved (A B C D, then D C B A, ...) so the four share the machine's noise. req/s counts
+// interleaved (A B C D E, then E D C B A, ...) so the five share the machine's noise. req/s counts
 // 2xx answers over all of a Worker's runs, and latency percentiles are from their merged
 // histograms; the ratio is the median of the per-round ratios (as in the cache section), which
 // a burst of load from elsewhere on this shared machine moves less than a ratio of totals.
@@ -101,7 +102,7 @@ await runSection('worker', async (opts) => {
 
   const tmp = mkdtempSync(join(tmpdir(), 'edge-oauth-bench-workers-'));
   const ROUTE_NAMES = ['a', 'b', 'c', 'bench'];
-  const auth = await startAuth(['worker-edge', 'worker-oauth4webapi', ...ROUTE_NAMES.map((r) => `worker-route-${r}`)]);
+  const auth = await startAuth(['worker-edge', 'worker-edge-again', 'worker-oauth4webapi', ...ROUTE_NAMES.map((r) => `worker-route-${r}`)]);
   const origin = await startOrigin();
   const load = startLoad();
   const instances = [];
@@ -138,6 +139,13 @@ await runSection('worker', async (opts) => {
         label: 'edge-oauth Worker (build/)',
         scriptPath: join(BUILD, 'index.js'),
         bindings: { ...common, ...creds('worker-edge') },
+        token: true,
+      },
+      {
+        key: 'edgeAgain',
+        label: 'edge-oauth Worker (build/) again: A/A control',
+        scriptPath: join(BUILD, 'index.js'),
+        bindings: { ...common, ...creds('worker-edge-again') },
         token: true,
       },
       {
@@ -226,8 +234,9 @@ await runSection('worker', async (opts) => {
         extra.budget = '≥ 1.0× oauth4webapi req/s, p99 ≤ its p99 + 2 ms';
         extra.pass = bad === 0 && extra.ratio >= 1 && a.p99 <= ref.p99 + 2;
       }
-      if (t.key === 'edgeRoutes') {
-        // Routing must cost no measurable throughput: within the rounds' spread of the one-route Worker.
+      if (t.key === 'edgeRoutes' || t.key === 'edgeAgain') {
+        // Routing must cost no measurable throughput: compared with the one-route Worker as
+        // its A/A copy is.
         const edge = targets.find((x) => x.key === 'edge');
         const toOneRoute = median(t.perRound.map((reqPerSec, r) => reqPerSec / edge.perRound[r]));
         results[t.key].ratioToOneRoute = toOneRoute;
