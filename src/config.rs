@@ -599,10 +599,7 @@ pub fn check_endpoint_url(
     urls: &impl UrlParser,
 ) -> Result<(), TokenError> {
     match endpoint_url_problem(names, url, allow_insecure_http, urls) {
-        Some(problem) => Err(TokenError::config(
-            names.of(name),
-            [names.of(name), &problem].concat(),
-        )),
+        Some(problem) => Err(config_problem(names, name, &problem)),
         None => Ok(()),
     }
 }

@@ -6,7 +6,9 @@ use alloc::string::String;
 
 use crate::config::UrlParser;
 use crate::error::TokenError;
-use crate::response::{invalid, parse_json_body, Field, HttpResponse, Json, JsonObject};
+use crate::response::{
+    invalid, is_token_text, parse_json_body, Field, HttpResponse, Json, JsonObject,
+};
 use crate::secret::DeviceCode;
 
 /// The poll interval when the server names none (§3.2).
@@ -47,9 +49,7 @@ pub fn parse_device_authorization<P: Json + UrlParser>(
     let object = parse_json_body(platform, response)?;
     let invalid = |reason| invalid(response, reason);
     let text = |name| match object.field(name) {
-        Field::Str(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic()) => {
-            Some(text)
-        }
+        Field::Str(text) if is_token_text(&text) => Some(text),
         _ => None,
     };
     let web_url = |url: String| {

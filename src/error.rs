@@ -284,7 +284,7 @@ fn is_web_url(text: &str) -> bool {
 }
 
 /// `n` in decimal digits.
-pub(crate) fn decimal(mut n: u64) -> String {
+fn decimal(mut n: u64) -> String {
     let mut digits = Vec::new();
     loop {
         digits.push(b'0' + (n % 10) as u8);

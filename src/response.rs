@@ -301,7 +301,7 @@ pub fn expires_at(
 
 /// Visible ASCII without spaces (0x21–0x7E): all a token or token type may hold, since it
 /// goes into a header as it is.
-fn is_token_text(text: &str) -> bool {
+pub(crate) fn is_token_text(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 

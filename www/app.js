@@ -40,11 +40,24 @@ function restoreFields() {
   }
 }
 
+// URLs are remembered only when they carry no credential: no user or password, no query.
+const URL_FIELDS = new Set(['tokenUrl', 'issuer', 'kcBaseUrl', 'deviceAuthorizationUrl', 'apiUrl']);
+
+function rememberable(id, value) {
+  if (!URL_FIELDS.has(id) || value === '') return value;
+  try {
+    const url = new URL(value);
+    return url.username || url.password || url.search ? '' : value;
+  } catch {
+    return value.includes('@') || value.includes('?') ? '' : value;
+  }
+}
+
 function saveFields() {
   const fields = {};
   for (const id of REMEMBERED) {
     const el = $(id);
-    fields[id] = el.type === 'checkbox' ? el.checked : el.value;
+    fields[id] = el.type === 'checkbox' ? el.checked : rememberable(id, el.value);
   }
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(fields));
@@ -764,7 +777,7 @@ function send() {
       }
       if (truncated) body += '\n… (truncated at 2 KB)';
     }
-    $('tryStatus').textContent = statusText;
+    $('tryStatus').textContent = redact(statusText);
     $('tryStatus').className = response.ok ? 'ok' : 'bad';
     $('tryBody').textContent = redact(body || '(empty body)', { token });
     $('tryResult').hidden = false;

@@ -10,12 +10,12 @@ import { after, before, describe, it } from 'node:test';
 
 import { CLIENTS, startAuthServer } from '../support/auth-server.mjs';
 import { startEchoOrigin } from '../support/echo-origin.mjs';
+import { sleep } from '../support/e2e-helpers.mjs';
 import { startFixtureServer } from '../support/fixture-server.mjs';
 import { ensureWorkerBuilt, readAnswer, startFleet } from '../support/worker-harness.mjs';
 
 const KEY = 'broker-proxy-key-Hs42';
 const CLIENT = CLIENTS.post;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // oidc-provider's 6-second JWTs are 5-second tokens to the client: it counts `exp − iat` less
 // the second a whole-second `iat` may hide.

@@ -217,6 +217,23 @@ test('the token tool gets, shows, caches and tries a token without leaking secre
     await page.waitForFunction(() => document.querySelector('#status').textContent.startsWith('Ready'));
     assert.equal(await page.inputValue('#clientId'), CLIENTS.basic.clientId);
     assert.equal(await page.inputValue('#clientSecret'), '');
+    // A URL that carries a credential (user and password, or a query) is not remembered.
+    const setField = (id, value) => page.evaluate(([id, value]) => {
+      const el = document.getElementById(id);
+      el.value = value;
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, [id, value]);
+    const storedField = async (id) => JSON.parse(await page.evaluate(() => localStorage.getItem('edge-oauth-www:fields')))[id];
+    await setField('apiUrl', 'https://api.example.test/plain');
+    assert.equal(await storedField('apiUrl'), 'https://api.example.test/plain');
+    await setField('apiUrl', 'https://user:pa55-Kw9@api.example.test/x');
+    assert.equal(await storedField('apiUrl'), '');
+    await setField('issuer', 'https://idp.example.test/?api_key=key-Lm7');
+    const again = await page.evaluate(() => localStorage.getItem('edge-oauth-www:fields'));
+    assert.ok(!again.includes('pa55-Kw9') && !again.includes('key-Lm7'), again);
+    assert.ok(again.includes(JSON.stringify(auth.tokenUrl)), 'a plain URL still is');
+    await setField('apiUrl', '');
+    await setField('issuer', '');
     await assertNoLeaks([token]);
   });
 
